@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Types and constants shared by the BPF scheduler and the Rust daemon
+ * (bindgen turns this file into src/bpf_intf.rs).
+ *
+ * Everything here is ABI between the two halves: the daemon reads the maps
+ * and the stats array laid out below, so change both sides together.
+ */
+#ifndef __SCX_PROXY_INTF_H
+#define __SCX_PROXY_INTF_H
+
+#ifndef __VMLINUX_H__
+typedef unsigned char u8;
+typedef unsigned int u32;
+typedef int s32;
+typedef unsigned long long u64;
+typedef long long s64;
+#endif
+
+enum consts {
+	MAX_CPUS		= 1024,
+	MAX_LLCS		= 64,
+	MAX_CHAIN_DEPTH		= 16,	/* hard cap; --max-depth picks <= this */
+	MAX_CGROUPS		= 4096,
+	MAX_BLOCKED		= 16384,	/* blocked-on edges tracked at once */
+	MAX_LOCKS		= 4096,	/* per-lock report entries */
+	TASK_COMM_LEN_		= 16,
+	NSEC_PER_USEC_		= 1000,
+};
+
+/* Lock families a blocked-on edge can come from. */
+enum lock_type {
+	LOCK_NONE		= 0,
+	LOCK_MUTEX		= 1,	/* struct mutex (contention tracepoints) */
+	LOCK_RWSEM		= 2,	/* struct rw_semaphore, writer-owned */
+	LOCK_FUTEX		= 3,	/* glibc normal/recursive/errorcheck/adaptive mutex */
+	LOCK_PI_FUTEX		= 4,	/* FUTEX_LOCK_PI(2): owner TID in the futex word */
+	NR_LOCK_TYPES		= 5,
+};
+
+/* Global counters, one slot each in the per-CPU stats array. */
+enum stat_idx {
+	STAT_ENQ_SHARED,	/* inserted into an LLC's shared vtime DSQ */
+	STAT_ENQ_LOCAL,		/* direct dispatch to an idle CPU (select_cpu) */
+	STAT_ENQ_KTHREAD,	/* per-CPU kthread dispatched locally */
+	STAT_ENQ_LAST,		/* SCX_ENQ_LAST: nothing else to run */
+	STAT_IDLE_PICK,		/* idle CPU found in select_cpu */
+	STAT_IDLE_KICK,		/* idle CPU kicked after a shared enqueue */
+	STAT_DISPATCH,		/* tasks moved from a shared DSQ to a CPU */
+	STAT_STEAL,		/* ... of which from another LLC's DSQ */
+	STAT_KEEP_RUNNING,	/* prev kept running: nothing else queued */
+	/* blocked-on tracking */
+	STAT_EDGE_MUTEX,
+	STAT_EDGE_RWSEM,
+	STAT_EDGE_FUTEX,
+	STAT_EDGE_PI_FUTEX,
+	STAT_EDGE_REJECTED,	/* futex word did not look like a locked mutex */
+	STAT_EDGE_NO_OWNER,	/* owner gone between the failed attempt and the hook */
+	STAT_EDGE_TABLE_FULL,	/* blocked map full: edge not tracked */
+	/* donation */
+	STAT_DONATIONS,		/* a donor's context given to a chain end */
+	STAT_DONATIONS_QUEUED,	/* ... applied to an owner waiting in a DSQ */
+	STAT_DONATIONS_RUNNING,	/* ... owner already running: applied at its next enqueue */
+	STAT_DONATIONS_SLEEPING,/* ... owner asleep: kept pending */
+	STAT_DONATION_END,	/* donation found invalid (donor stopped waiting) */
+	STAT_DONATION_EXPIRED,	/* donated-time budget used up */
+	STAT_CYCLES,		/* chain walk met a cycle (deadlock) */
+	STAT_DEPTH_CAPPED,	/* chain walk stopped at --max-depth */
+	STAT_PROXY_MIGRATIONS,	/* owner placed on the donor's CPU */
+	STAT_PROXY_LOCAL,	/* owner boosted on its own (allowed) CPU */
+	STAT_PROXY_NOT_ALLOWED,	/* donor's CPU outside owner's cpumask/migration-disabled */
+	STAT_RETURN_MIGRATIONS,	/* owner sent back to its home CPU after a donation */
+	STAT_DONATED_NS,	/* time owners ran on donated context */
+	STAT_DEPTH_1,		/* chain depth histogram: 1 .. 8+ */
+	STAT_DEPTH_2,
+	STAT_DEPTH_3,
+	STAT_DEPTH_4,
+	STAT_DEPTH_5,
+	STAT_DEPTH_6,
+	STAT_DEPTH_7,
+	STAT_DEPTH_8P,
+	NR_PROXY_STATS,
+};
+
+/* Per-cgroup accounting, keyed by cgroup id (the cgroup directory's inode). */
+struct cgrp_ctx {
+	u32 weight;		/* cpu.weight, 1..10000 */
+	u32 nr_runnable;	/* runnable tasks charged to this cgroup */
+	u64 sum_weight;		/* sum of their task weights */
+	u64 runtime_ns;		/* CPU time charged */
+	u64 nr_dispatches;	/* times one of its tasks started running */
+};
+
+/* Per-lock report entry, keyed by lock address (kernel or user virtual). */
+struct lock_stat {
+	u64 addr;
+	u32 type;		/* enum lock_type */
+	u32 owner_pid;		/* last owner seen */
+	u32 waiter_tgid;	/* process of the last waiter (futex addresses are per-mm) */
+	u32 nr_waiting;		/* waiters blocked right now */
+	u64 nr_waits;		/* contended acquisitions seen */
+	u64 nr_donations;	/* donations made on behalf of its waiters */
+	u64 blocked_ns;		/* total time waiters spent blocked */
+	char owner_comm[TASK_COMM_LEN_];
+};
+
+#endif /* __SCX_PROXY_INTF_H */

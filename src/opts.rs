@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Command-line options of the scx_proxy daemon.
+
+use clap::Parser;
+use scx_utils::libbpf_clap_opts::LibbpfOpts;
+
+/// Hard cap of the blocked-on chain walk (MAX_CHAIN_DEPTH in src/bpf/intf.h).
+pub const MAX_CHAIN_DEPTH: u32 = 16;
+
+/// scx_proxy: a sched_ext scheduler with proxy execution.
+///
+/// Weighted-fair virtual-time scheduling that honours nice levels and cgroup
+/// cpu.weight, plus proxy execution (generalised priority inheritance): when
+/// a task blocks on a kernel mutex/rwsem or a userspace futex lock, the
+/// scheduler follows the blocked-on chain to the runnable owner and donates
+/// the waiter's scheduling context to it (its place in the vtime order, its
+/// slice, and its CPU), charging the time to the waiter. When the lock is
+/// released the owner gets its own context back and returns to its CPU.
+///
+/// Needs root and a kernel with sched_ext (6.12+, CONFIG_SCHED_CLASS_EXT=y;
+/// check that /sys/kernel/sched_ext exists). Stop it with Ctrl-C or SIGTERM:
+/// the kernel's default scheduler takes over again.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "scx_proxy", version, disable_version_flag = true, verbatim_doc_comment)]
+pub struct Opts {
+    /// Time slice in microseconds: how long a task runs before the next one
+    /// in vtime order gets the CPU.
+    #[arg(short = 's', long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(100..=1_000_000))]
+    pub slice_us: u64,
+
+    /// How far behind the current vtime a waking sleeper may be placed
+    /// (sleeper credit), in multiples of the slice.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub slice_lag: u64,
+
+    /// Turn proxy execution off: no donation at all (baseline for A/B runs).
+    /// Blocked-on edges are still tracked and reported.
+    #[arg(long)]
+    pub no_proxy: bool,
+
+    /// Do not track kernel mutexes and rwsems.
+    #[arg(long)]
+    pub no_kernel_locks: bool,
+
+    /// Do not track userspace futex locks (glibc mutexes, PI futexes).
+    #[arg(long)]
+    pub no_futex: bool,
+
+    /// Donate the waiter's slice and vtime but never move the owner to the
+    /// waiter's CPU (no proxy migration).
+    #[arg(long)]
+    pub no_cpu_donation: bool,
+
+    /// Longest blocked-on chain followed (waiter -> owner -> ...), 1 to 16.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=MAX_CHAIN_DEPTH as i64))]
+    pub max_depth: u32,
+
+    /// Most time, in microseconds, an owner may run on one donation before
+    /// it falls back to its own context (bounds the cost of a wrong edge).
+    #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    pub max_donation_us: u64,
+
+    /// Print scheduler statistics every SECS seconds while scheduling.
+    #[arg(long, value_name = "SECS", value_parser = parse_interval)]
+    pub stats: Option<f64>,
+
+    /// Do not load a scheduler: connect to a running scx_proxy and print its
+    /// statistics and lock report every SECS seconds.
+    #[arg(long, value_name = "SECS", value_parser = parse_interval)]
+    pub monitor: Option<f64>,
+
+    /// Number of locks in the per-lock report printed with --stats/--monitor
+    /// and at exit.
+    #[arg(long, default_value_t = 8)]
+    pub top_locks: usize,
+
+    /// Write the final statistics and lock report as JSON to this file when
+    /// the scheduler stops.
+    #[arg(long, value_name = "FILE")]
+    pub stats_json: Option<std::path::PathBuf>,
+
+    /// Size of the kernel's debug dump buffer printed when the scheduler is
+    /// ejected (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub exit_dump_len: u32,
+
+    /// Verbose output, including libbpf's messages (-v: info, -vv: debug).
+    #[arg(short = 'v', long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Print the version and exit.
+    #[arg(short = 'V', long)]
+    pub version: bool,
+
+    /// Describe the statistics (scx_stats metadata) and exit.
+    #[arg(long)]
+    pub help_stats: bool,
+
+    #[clap(flatten, next_help_heading = "Libbpf Options")]
+    pub libbpf: LibbpfOpts,
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of seconds"))?;
+    if !(v.is_finite() && v > 0.0 && v <= 3600.0) {
+        return Err(format!("interval must be > 0 and <= 3600 seconds, got {s}"));
+    }
+    Ok(v)
+}

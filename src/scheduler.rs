@@ -1,0 +1,335 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Scheduler lifecycle: open, configure, load, attach, run, report, restart.
+
+use std::collections::BTreeMap;
+use std::mem::MaybeUninit;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use crossbeam::channel::RecvTimeoutError;
+use libbpf_rs::{MapCore, MapFlags, OpenObject, PrintLevel};
+use log::{info, warn};
+use scx_stats::prelude::*;
+use scx_utils::{scx_ops_attach, scx_ops_load, scx_ops_open, uei_exited, uei_report};
+use scx_utils::{Topology, UserExitInfo};
+
+use crate::bpf_intf;
+use crate::bpf_skel::*;
+use crate::opts::Opts;
+use crate::report::{lock_kind_name, top_locks, LockEntry};
+use crate::stats::{CgroupMetrics, Metrics};
+
+/// libbpf's messages of the current load attempt, kept to show the verifier
+/// log when the kernel rejects the program.
+static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
+static LIBBPF_VERBOSE: AtomicBool = AtomicBool::new(false);
+
+fn libbpf_print(level: PrintLevel, msg: String) {
+    if LIBBPF_VERBOSE.load(Ordering::Relaxed) || level == PrintLevel::Warn {
+        if LIBBPF_VERBOSE.load(Ordering::Relaxed) {
+            eprint!("{msg}");
+        }
+    }
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        if log.len() < (16 << 20) {
+            log.push_str(&msg);
+        }
+    }
+}
+
+pub fn init_libbpf_logging(verbose: u8) {
+    LIBBPF_VERBOSE.store(verbose > 0, Ordering::Relaxed);
+    libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
+}
+
+fn take_libbpf_log() -> String {
+    LIBBPF_LOG
+        .lock()
+        .map(|mut l| std::mem::take(&mut *l))
+        .unwrap_or_default()
+}
+
+pub struct Scheduler<'a> {
+    skel: BpfSkel<'a>,
+    struct_ops: Option<libbpf_rs::Link>,
+    stats_server: StatsServer<(), Metrics>,
+    top_locks: usize,
+    cgroup_paths: BTreeMap<u64, String>,
+    pub load_time: Duration,
+}
+
+impl<'a> Scheduler<'a> {
+    pub fn init(opts: &Opts, open_object: &'a mut MaybeUninit<OpenObject>) -> Result<Self> {
+        let topo = Topology::new().context("reading the CPU topology")?;
+        let nr_cpus = *scx_utils::NR_CPU_IDS;
+        let nr_llcs = topo.all_llcs.len().max(1);
+        if nr_cpus > bpf_intf::consts_MAX_CPUS as usize {
+            anyhow::bail!(
+                "{nr_cpus} CPUs: scx_proxy supports at most {}",
+                bpf_intf::consts_MAX_CPUS
+            );
+        }
+        if nr_llcs > bpf_intf::consts_MAX_LLCS as usize {
+            anyhow::bail!(
+                "{nr_llcs} LLCs: scx_proxy supports at most {}",
+                bpf_intf::consts_MAX_LLCS
+            );
+        }
+
+        let skel_builder = BpfSkelBuilder::default();
+        let open_opts = opts.libbpf.clone().into_bpf_open_opts();
+        let mut skel = scx_ops_open!(skel_builder, open_object, proxy_ops, open_opts)?;
+        skel.struct_ops.proxy_ops_mut().exit_dump_len = opts.exit_dump_len;
+
+        let rodata = skel.maps.rodata_data.as_mut().context("no rodata")?;
+        rodata.slice_ns = opts.slice_us * 1000;
+        rodata.slice_lag_ns = opts.slice_us * 1000 * opts.slice_lag;
+        rodata.nr_llcs = nr_llcs as u32;
+        rodata.nr_cpu_ids_ = nr_cpus as u32;
+        // LLC index per CPU: the n-th LLC of the topology gets DSQ n.
+        for (idx, llc) in topo.all_llcs.values().enumerate() {
+            for cpu in llc.all_cpus.keys() {
+                if *cpu < nr_cpus {
+                    rodata.cpu_llc[*cpu] = idx as u32;
+                }
+            }
+        }
+        let data = skel.maps.data_data.as_mut().context("no data section")?;
+        data.proxy_enabled = !opts.no_proxy;
+        data.track_kernel_locks = !opts.no_kernel_locks;
+        data.track_futexes = !opts.no_futex;
+        data.cpu_donation = !opts.no_cpu_donation;
+        data.max_chain_depth = opts.max_depth;
+        data.max_donation_ns = opts.max_donation_us * 1000;
+
+        let t0 = Instant::now();
+        take_libbpf_log();
+        let mut skel = match scx_ops_load!(skel, proxy_ops, uei) {
+            Ok(s) => s,
+            Err(e) => {
+                let log = take_libbpf_log();
+                if !log.is_empty() {
+                    eprintln!("---- libbpf / verifier log (last 60 lines) ----");
+                    eprintln!("{}", crate::preflight::log_tail(&log, 60));
+                    eprintln!("---- end of log (run with -v for all of it) ----");
+                }
+                return Err(e.context("the kernel rejected scx_proxy's BPF program"));
+            }
+        };
+        let load_time = t0.elapsed();
+        let struct_ops = Some(scx_ops_attach!(skel, proxy_ops)?);
+        let stats_server = StatsServer::new(crate::stats::server_data()).launch()?;
+
+        info!(
+            "scx_proxy attached in {:.2}s: {} CPUs, {} LLC(s), slice {} us, proxy {}, cpu donation {}, kernel locks {}, futexes {}, max depth {}",
+            load_time.as_secs_f64(),
+            nr_cpus,
+            nr_llcs,
+            opts.slice_us,
+            if opts.no_proxy { "off" } else { "on" },
+            if opts.no_cpu_donation { "off" } else { "on" },
+            if opts.no_kernel_locks { "off" } else { "on" },
+            if opts.no_futex { "off" } else { "on" },
+            opts.max_depth
+        );
+
+        Ok(Self {
+            skel,
+            struct_ops,
+            stats_server,
+            top_locks: opts.top_locks,
+            cgroup_paths: BTreeMap::new(),
+            load_time,
+        })
+    }
+
+    fn read_counters(&self) -> Vec<u64> {
+        let n = bpf_intf::stat_idx_NR_PROXY_STATS as usize;
+        let mut sums = vec![0u64; n];
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let key = (i as u32).to_ne_bytes();
+            if let Ok(Some(vals)) = self.skel.maps.stats.lookup_percpu(&key, MapFlags::ANY) {
+                for v in vals {
+                    if v.len() >= 8 {
+                        *sum += u64::from_ne_bytes(v[..8].try_into().unwrap());
+                    }
+                }
+            }
+        }
+        sums
+    }
+
+    fn cgroup_path(&mut self, cgid: u64) -> String {
+        if cgid == 1 {
+            return "/".into();
+        }
+        if !self.cgroup_paths.contains_key(&cgid) {
+            self.cgroup_paths = scan_cgroups(Path::new("/sys/fs/cgroup"));
+        }
+        self.cgroup_paths
+            .get(&cgid)
+            .cloned()
+            .unwrap_or_else(|| format!("cgroup-{cgid}"))
+    }
+
+    pub fn metrics(&mut self) -> Metrics {
+        use bpf_intf::*;
+        let c = self.read_counters();
+        let g = |i: stat_idx| c[i as usize];
+        let mut m = Metrics {
+            enq_shared: g(stat_idx_STAT_ENQ_SHARED),
+            enq_local: g(stat_idx_STAT_ENQ_LOCAL),
+            enq_kthread: g(stat_idx_STAT_ENQ_KTHREAD),
+            enq_last: g(stat_idx_STAT_ENQ_LAST),
+            idle_pick: g(stat_idx_STAT_IDLE_PICK),
+            idle_kick: g(stat_idx_STAT_IDLE_KICK),
+            dispatch: g(stat_idx_STAT_DISPATCH),
+            steal: g(stat_idx_STAT_STEAL),
+            keep_running: g(stat_idx_STAT_KEEP_RUNNING),
+            edge_mutex: g(stat_idx_STAT_EDGE_MUTEX),
+            edge_rwsem: g(stat_idx_STAT_EDGE_RWSEM),
+            edge_futex: g(stat_idx_STAT_EDGE_FUTEX),
+            edge_pi_futex: g(stat_idx_STAT_EDGE_PI_FUTEX),
+            edge_rejected: g(stat_idx_STAT_EDGE_REJECTED),
+            edge_no_owner: g(stat_idx_STAT_EDGE_NO_OWNER),
+            edge_table_full: g(stat_idx_STAT_EDGE_TABLE_FULL),
+            donations: g(stat_idx_STAT_DONATIONS),
+            donations_queued: g(stat_idx_STAT_DONATIONS_QUEUED),
+            donations_running: g(stat_idx_STAT_DONATIONS_RUNNING),
+            donations_sleeping: g(stat_idx_STAT_DONATIONS_SLEEPING),
+            donation_end: g(stat_idx_STAT_DONATION_END),
+            donation_expired: g(stat_idx_STAT_DONATION_EXPIRED),
+            cycles: g(stat_idx_STAT_CYCLES),
+            depth_capped: g(stat_idx_STAT_DEPTH_CAPPED),
+            proxy_migrations: g(stat_idx_STAT_PROXY_MIGRATIONS),
+            proxy_local: g(stat_idx_STAT_PROXY_LOCAL),
+            proxy_not_allowed: g(stat_idx_STAT_PROXY_NOT_ALLOWED),
+            return_migrations: g(stat_idx_STAT_RETURN_MIGRATIONS),
+            donated_us: g(stat_idx_STAT_DONATED_NS) / 1000,
+            depth_hist: (stat_idx_STAT_DEPTH_1..=stat_idx_STAT_DEPTH_8P)
+                .map(|i| c[i as usize])
+                .collect(),
+            blocked_now: self.skel.maps.blocked_tasks.keys().count() as u64,
+            ..Default::default()
+        };
+
+        let cg_entries: Vec<(u64, cgrp_ctx)> = self
+            .skel
+            .maps
+            .cgrp_ctxs
+            .keys()
+            .filter_map(|k| {
+                let v = self.skel.maps.cgrp_ctxs.lookup(&k, MapFlags::ANY).ok()??;
+                let id = u64::from_ne_bytes(k[..8].try_into().ok()?);
+                Some((id, plain_from_bytes::<cgrp_ctx>(&v)?))
+            })
+            .collect();
+        for (id, cg) in cg_entries {
+            if cg.nr_dispatches == 0 && cg.runtime_ns == 0 {
+                continue;
+            }
+            let path = self.cgroup_path(id);
+            m.cgroups.insert(
+                path,
+                CgroupMetrics {
+                    weight: cg.weight as u64,
+                    nr_runnable: cg.nr_runnable as u64,
+                    nr_dispatches: cg.nr_dispatches,
+                    runtime_us: cg.runtime_ns / 1000,
+                },
+            );
+        }
+
+        let locks: Vec<LockEntry> = self
+            .skel
+            .maps
+            .lock_stats
+            .keys()
+            .filter_map(|k| {
+                let v = self.skel.maps.lock_stats.lookup(&k, MapFlags::ANY).ok()??;
+                let l = plain_from_bytes::<lock_stat>(&v)?;
+                let comm: Vec<u8> = l
+                    .owner_comm
+                    .iter()
+                    .take_while(|c| **c != 0)
+                    .map(|c| *c as u8)
+                    .collect();
+                Some(LockEntry {
+                    addr: format!("{:#x}", l.addr),
+                    kind: lock_kind_name(l.type_).to_string(),
+                    owner: format!("{}/{}", String::from_utf8_lossy(&comm), l.owner_pid),
+                    waiter_tgid: l.waiter_tgid,
+                    waiting: l.nr_waiting,
+                    waits: l.nr_waits,
+                    donations: l.nr_donations,
+                    blocked_us: l.blocked_ns / 1000,
+                })
+            })
+            .collect();
+        m.locks = top_locks(locks, self.top_locks);
+        m
+    }
+
+    fn exited(&mut self) -> bool {
+        uei_exited!(&self.skel, uei)
+    }
+
+    /// Serve statistics until asked to stop or the kernel ends the scheduler.
+    pub fn run(&mut self, shutdown: Arc<AtomicBool>) -> Result<UserExitInfo> {
+        let (res_ch, req_ch) = self.stats_server.channels();
+        while !shutdown.load(Ordering::Relaxed) && !self.exited() {
+            match req_ch.recv_timeout(Duration::from_millis(250)) {
+                Ok(()) => res_ch.send(self.metrics())?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(e) => Err(e)?,
+            }
+        }
+        let _ = self.struct_ops.take();
+        uei_report!(&self.skel, uei)
+    }
+}
+
+impl Drop for Scheduler<'_> {
+    fn drop(&mut self) {
+        if self.struct_ops.is_some() {
+            warn!("scx_proxy: detaching");
+        }
+    }
+}
+
+/// A value of a map whose C type is plain old data, copied out of its bytes.
+fn plain_from_bytes<T: Copy>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < std::mem::size_of::<T>() {
+        return None;
+    }
+    // SAFETY: T is a bindgen-generated plain C struct (integers and arrays of
+    // them), valid for any bit pattern, and bytes holds at least its size.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr() as *const T) })
+}
+
+/// cgroup id (the directory's inode number on cgroupfs) -> path.
+pub fn scan_cgroups(root: &Path) -> BTreeMap<u64, String> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if out.len() > 100_000 {
+            break;
+        }
+        if let Ok(md) = std::fs::metadata(&dir) {
+            let rel = dir.strip_prefix(root).unwrap_or(&dir);
+            out.insert(md.ino(), format!("/{}", rel.display()));
+        }
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+    out
+}

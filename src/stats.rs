@@ -1,0 +1,192 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Scheduler statistics, served through scx_stats (`scx_proxy --monitor`)
+//! and printed with `--stats`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use scx_stats::prelude::*;
+use scx_stats_derive::{stat_doc, Stats};
+use serde::{Deserialize, Serialize};
+
+use crate::report::LockEntry;
+
+#[stat_doc]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
+#[stat(_om_prefix = "c_", _om_label = "cgroup")]
+pub struct CgroupMetrics {
+    #[stat(desc = "cpu.weight")]
+    pub weight: u64,
+    #[stat(desc = "Runnable tasks now")]
+    pub nr_runnable: u64,
+    #[stat(desc = "Times one of its tasks started running")]
+    pub nr_dispatches: u64,
+    #[stat(desc = "CPU time charged, in microseconds")]
+    pub runtime_us: u64,
+}
+
+#[stat_doc]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
+#[stat(top)]
+pub struct Metrics {
+    #[stat(desc = "Enqueued into a shared vtime DSQ")]
+    pub enq_shared: u64,
+    #[stat(desc = "Dispatched directly to an idle CPU")]
+    pub enq_local: u64,
+    #[stat(desc = "Per-CPU kthreads dispatched locally")]
+    pub enq_kthread: u64,
+    #[stat(desc = "SCX_ENQ_LAST: last task kept on its CPU")]
+    pub enq_last: u64,
+    #[stat(desc = "Idle CPUs picked in select_cpu")]
+    pub idle_pick: u64,
+    #[stat(desc = "Idle CPUs kicked after an enqueue")]
+    pub idle_kick: u64,
+    #[stat(desc = "Tasks moved from a shared DSQ to a CPU")]
+    pub dispatch: u64,
+    #[stat(desc = "... of which stolen from another LLC")]
+    pub steal: u64,
+    #[stat(desc = "Previous task kept running (nothing else queued)")]
+    pub keep_running: u64,
+    #[stat(desc = "Blocked-on edges: kernel mutexes")]
+    pub edge_mutex: u64,
+    #[stat(desc = "Blocked-on edges: rwsems")]
+    pub edge_rwsem: u64,
+    #[stat(desc = "Blocked-on edges: glibc futex mutexes")]
+    pub edge_futex: u64,
+    #[stat(desc = "Blocked-on edges: PI futexes")]
+    pub edge_pi_futex: u64,
+    #[stat(desc = "Futex waits rejected (not a locked mutex)")]
+    pub edge_rejected: u64,
+    #[stat(desc = "Contention with no owner left")]
+    pub edge_no_owner: u64,
+    #[stat(desc = "Edges not indexed: table full")]
+    pub edge_table_full: u64,
+    #[stat(desc = "Donations made")]
+    pub donations: u64,
+    #[stat(desc = "... to an owner waiting in a DSQ")]
+    pub donations_queued: u64,
+    #[stat(desc = "... to an owner already running")]
+    pub donations_running: u64,
+    #[stat(desc = "... to a sleeping owner (pending)")]
+    pub donations_sleeping: u64,
+    #[stat(desc = "Donations ended (donor stopped waiting)")]
+    pub donation_end: u64,
+    #[stat(desc = "Donations that used up their time budget")]
+    pub donation_expired: u64,
+    #[stat(desc = "Chain walks that met a cycle (deadlock)")]
+    pub cycles: u64,
+    #[stat(desc = "Chain walks stopped at --max-depth")]
+    pub depth_capped: u64,
+    #[stat(desc = "Proxy migrations: owner placed on the donor's CPU")]
+    pub proxy_migrations: u64,
+    #[stat(desc = "Owner boosted on its own CPU")]
+    pub proxy_local: u64,
+    #[stat(desc = "Donor's CPU not allowed for the owner")]
+    pub proxy_not_allowed: u64,
+    #[stat(desc = "Return migrations after a donation")]
+    pub return_migrations: u64,
+    #[stat(desc = "Time owners ran on donated context, microseconds")]
+    pub donated_us: u64,
+    #[stat(desc = "Chain depth histogram: depth 1, 2, ..., 8+")]
+    pub depth_hist: Vec<u64>,
+    #[stat(desc = "Blocked-on edges live now")]
+    pub blocked_now: u64,
+    #[stat(desc = "Per-cgroup accounting, by cgroup path")]
+    pub cgroups: BTreeMap<String, CgroupMetrics>,
+    #[stat(desc = "Most-contended locks")]
+    pub locks: Vec<LockEntry>,
+}
+
+impl Metrics {
+    /// Counters since `prev` (gauges, histograms of state and the lock list
+    /// are taken as they are now).
+    pub fn delta(&self, prev: &Self) -> Self {
+        macro_rules! d {
+            ($($f:ident),*) => { Self { $($f: self.$f.saturating_sub(prev.$f),)* ..self.clone() } };
+        }
+        let mut out = d!(
+            enq_shared, enq_local, enq_kthread, enq_last, idle_pick, idle_kick, dispatch, steal,
+            keep_running, edge_mutex, edge_rwsem, edge_futex, edge_pi_futex, edge_rejected,
+            edge_no_owner, edge_table_full, donations, donations_queued, donations_running,
+            donations_sleeping, donation_end, donation_expired, cycles, depth_capped,
+            proxy_migrations, proxy_local, proxy_not_allowed, return_migrations, donated_us
+        );
+        out.depth_hist = self
+            .depth_hist
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v.saturating_sub(prev.depth_hist.get(i).copied().unwrap_or(0)))
+            .collect();
+        out
+    }
+
+    pub fn format<W: Write>(&self, w: &mut W) -> Result<()> {
+        writeln!(
+            w,
+            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} keep {} | idle pick/kick {}/{}",
+            self.enq_shared, self.enq_local, self.enq_kthread, self.enq_last,
+            self.dispatch, self.steal, self.keep_running, self.idle_pick, self.idle_kick
+        )?;
+        writeln!(
+            w,
+            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} no-owner {} live {}) | donations {} (queued {} running {} sleeping {}) end {} expired {}",
+            self.edge_mutex, self.edge_rwsem, self.edge_futex, self.edge_pi_futex,
+            self.edge_rejected, self.edge_no_owner, self.blocked_now, self.donations,
+            self.donations_queued, self.donations_running, self.donations_sleeping,
+            self.donation_end, self.donation_expired
+        )?;
+        writeln!(
+            w,
+            "  proxy mig {} local {} not-allowed {} | return mig {} | donated {} us | cycles {} capped {} | depth {:?}",
+            self.proxy_migrations, self.proxy_local, self.proxy_not_allowed,
+            self.return_migrations, self.donated_us, self.cycles, self.depth_capped,
+            self.depth_hist
+        )?;
+        for (path, c) in &self.cgroups {
+            writeln!(
+                w,
+                "  cgroup {:<28} weight {:>5} runnable {:>3} dispatches {:>8} runtime {:>10} us",
+                path, c.weight, c.nr_runnable, c.nr_dispatches, c.runtime_us
+            )?;
+        }
+        crate::report::format_locks(w, &self.locks)?;
+        Ok(())
+    }
+}
+
+pub fn server_data() -> StatsServerData<(), Metrics> {
+    let open: Box<dyn StatsOpener<(), Metrics>> = Box::new(move |(req_ch, res_ch)| {
+        req_ch.send(())?;
+        let mut prev = res_ch.recv()?;
+
+        let read: Box<dyn StatsReader<(), Metrics>> = Box::new(move |_args, (req_ch, res_ch)| {
+            req_ch.send(())?;
+            let cur = res_ch.recv()?;
+            let delta = cur.delta(&prev);
+            prev = cur;
+            delta.to_json()
+        });
+
+        Ok(read)
+    });
+
+    StatsServerData::new()
+        .add_meta(CgroupMetrics::meta())
+        .add_meta(crate::report::LockEntry::meta())
+        .add_meta(Metrics::meta())
+        .add_ops("top", StatsOps { open, close: None })
+}
+
+/// `--monitor`: print what a running scx_proxy serves, every `intv`.
+pub fn monitor(intv: Duration, shutdown: Arc<AtomicBool>) -> Result<()> {
+    scx_utils::monitor_stats::<Metrics>(
+        &[],
+        intv,
+        || shutdown.load(Ordering::Relaxed),
+        |metrics| metrics.format(&mut std::io::stdout()),
+    )
+}

@@ -1,0 +1,399 @@
+//! sched-harness: flags, statistics, threshold, cross-check, JSON.
+
+use clap::Parser;
+use scx_proxy_tools::hackbench::{Ipc, Mode};
+use scx_proxy_tools::harness::cli::{loops_for, Args};
+use scx_proxy_tools::harness::runner::parse_perf_total;
+use scx_proxy_tools::harness::*;
+use scx_proxy_tools::report;
+
+fn args(argv: &[&str]) -> Args {
+    Args::try_parse_from(std::iter::once("sched-harness").chain(argv.iter().copied())).unwrap()
+}
+
+#[test]
+fn default_flags_build_the_full_matrix() {
+    let a = args(&[]);
+    let cells = a.validate().unwrap();
+    assert_eq!(cells.len(), 2 * 2 * 2);
+    assert_eq!(a.schedulers, ALL_SCHEDULERS);
+    let ids: Vec<String> = cells.iter().map(Cell::id).collect();
+    assert!(ids.contains(&"pipe/threads/g1".to_string()));
+    assert!(ids.contains(&"socket/processes/g4".to_string()));
+    let g4 = cells.iter().find(|c| c.groups == 4).unwrap();
+    assert_eq!(g4.loops, 50); // 200 / 4
+}
+
+#[test]
+fn loops_scaling() {
+    assert_eq!(loops_for(60, 1, false), 60);
+    assert_eq!(loops_for(60, 4, false), 15);
+    assert_eq!(loops_for(10, 4, false), 3); // 2.5 rounds to 3
+    assert_eq!(loops_for(1, 8, false), 1);
+    assert_eq!(loops_for(60, 4, true), 60);
+}
+
+#[test]
+fn invalid_flags_are_rejected() {
+    for (argv, want) in [
+        (&["--runs", "0"][..], "--runs"),
+        (&["--groups", "1,0"][..], "--groups"),
+        (&["--schedulers", "default,cfs"][..], "unknown scheduler"),
+        (&["--schedulers", "default,default"][..], "twice"),
+        (&["--ipc", "fifo"][..], "--ipc"),
+        (&["--modes", "fibers"][..], "--modes"),
+        (&["--threshold", "0"][..], "positive"),
+        (&["--threshold-geomean", "0"][..], "--threshold-geomean"),
+        (
+            &["--threshold-geomean", "1.2", "--schedulers", "default"][..],
+            "not in --schedulers",
+        ),
+        (
+            &["--threshold", "1.1", "--schedulers", "default"][..],
+            "not in --schedulers",
+        ),
+        (
+            &["--threshold", "1.1", "--schedulers", "scx_proxy"][..],
+            "kernel default",
+        ),
+        (&["--crosscheck-band", "1.5"][..], "band"),
+        (&["--start-timeout", "0"][..], "--start-timeout"),
+        (&["--loops", "0"][..], "--loops"),
+    ] {
+        let err = args(argv).validate().unwrap_err();
+        assert!(format!("{err:#}").contains(want), "{argv:?}: {err:#}");
+    }
+    assert!(Args::try_parse_from(["sched-harness", "--runs", "x"]).is_err());
+    assert!(Args::try_parse_from(["sched-harness", "--threshold-baseline", "worst"]).is_err());
+}
+
+#[test]
+fn cell_command_lines() {
+    let c = Cell {
+        ipc: Ipc::Pipe,
+        mode: Mode::Threads,
+        groups: 4,
+        loops: 15,
+    };
+    assert_eq!(c.hackbench_args(), ["-p", "-T", "-g", "4", "-l", "15"]);
+    assert_eq!(
+        c.perf_args(),
+        [
+            "bench",
+            "sched",
+            "messaging",
+            "-p",
+            "-t",
+            "-g",
+            "4",
+            "-l",
+            "15"
+        ]
+    );
+    let s = Cell {
+        ipc: Ipc::Socket,
+        mode: Mode::Processes,
+        groups: 1,
+        loops: 60,
+    };
+    assert_eq!(s.hackbench_args(), ["-g", "1", "-l", "60"]);
+    assert_eq!(s.id(), "socket/processes/g1");
+}
+
+#[test]
+fn median_quantiles_spread() {
+    assert_eq!(median(&[]), None);
+    assert_eq!(median(&[3.0]), Some(3.0));
+    assert_eq!(median(&[5.0, 1.0, 3.0]), Some(3.0));
+    assert_eq!(median(&[4.0, 1.0, 3.0, 2.0]), Some(2.5));
+    assert_eq!(median(&[1.0, f64::NAN, 3.0]), Some(2.0));
+    let s = Spread::of(&[1.0, 2.0, 3.0, 4.0, 100.0]).unwrap();
+    assert_eq!((s.n, s.median, s.min, s.max), (5, 3.0, 1.0, 100.0));
+    assert_eq!((s.q1, s.q3), (2.0, 4.0));
+    let s = Spread::of(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+    assert!((s.q1 - 1.75).abs() < 1e-12 && (s.q3 - 3.25).abs() < 1e-12);
+    assert!((s.rel_range() - 3.0 / 2.5).abs() < 1e-12);
+    assert!(Spread::of(&[f64::INFINITY]).is_none());
+}
+
+#[test]
+fn ratio_math() {
+    assert_eq!(ratio(3.0, 2.0), Some(1.5));
+    assert_eq!(ratio(1.0, 0.0), None);
+    assert_eq!(ratio(f64::NAN, 1.0), None);
+    assert_eq!(ratio(-1.0, 1.0), None);
+}
+
+fn sample(sched: &str, cell: &str, tool: Tool, rep: usize, t: f64) -> Sample {
+    Sample {
+        rep,
+        scheduler: sched.into(),
+        cell: cell.into(),
+        tool,
+        time_s: t,
+        migrations: Some(10 * rep as u64),
+        worker_ctx_switches: Some(100),
+        rusage_ctx_switches: Some(200),
+    }
+}
+
+/// default 1.0, peer 0.8, scx_proxy `proxy` (3 runs each) in cell A; in cell
+/// B everyone is 2.0 and scx_proxy has `proxy_b`.
+fn fixture(proxy: f64, proxy_b: Option<f64>) -> (Vec<Sample>, Vec<String>, Vec<String>) {
+    let mut v = Vec::new();
+    for rep in 0..3 {
+        let j = rep as f64 * 0.01;
+        v.push(sample(DEFAULT, "A", Tool::Hackbench, rep, 1.0 + j));
+        v.push(sample("scx_bpfland", "A", Tool::Hackbench, rep, 0.8 + j));
+        v.push(sample(SCX_PROXY, "A", Tool::Hackbench, rep, proxy + j));
+        v.push(sample(DEFAULT, "B", Tool::Hackbench, rep, 2.0 + j));
+        v.push(sample("scx_bpfland", "B", Tool::Hackbench, rep, 2.0 + j));
+        if let Some(p) = proxy_b {
+            v.push(sample(SCX_PROXY, "B", Tool::Hackbench, rep, p + j));
+        }
+    }
+    let cells = vec!["A".to_string(), "B".to_string()];
+    let scheds = vec![DEFAULT.into(), SCX_PROXY.into(), "scx_bpfland".into()];
+    (v, cells, scheds)
+}
+
+#[test]
+fn summaries_have_ratio_to_default() {
+    let (s, cells, scheds) = fixture(1.5, Some(2.0));
+    let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);
+    assert_eq!(sum.len(), 6);
+    let get = |c: &str, n: &str| {
+        sum.iter()
+            .find(|x| x.cell == c && x.scheduler == n)
+            .unwrap()
+    };
+    assert!((get("A", DEFAULT).ratio_to_default.unwrap() - 1.0).abs() < 1e-12);
+    assert!((get("A", SCX_PROXY).ratio_to_default.unwrap() - 1.51 / 1.01).abs() < 1e-12);
+    assert!((get("A", "scx_bpfland").ratio_to_default.unwrap() - 0.81 / 1.01).abs() < 1e-12);
+    assert_eq!(get("A", SCX_PROXY).median_migrations, Some(10.0));
+    assert_eq!(get("A", SCX_PROXY).time.n, 3);
+}
+
+#[test]
+fn threshold_against_best_and_default() {
+    // scx_proxy 0.9 in A: better than default (0.9/1.0) but worse than the
+    // peer (0.91/0.81 = 1.12).
+    let (s, cells, scheds) = fixture(0.9, Some(2.0));
+    let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);
+    let best = check_threshold(&sum, &cells, SCX_PROXY, Some(1.10), None, Baseline::Best);
+    assert!(!best.pass);
+    let failed = best.failed_cells();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].cell, "A");
+    assert_eq!(failed[0].baseline.as_deref(), Some("scx_bpfland"));
+    assert!((failed[0].ratio.unwrap() - 0.91 / 0.81).abs() < 1e-9);
+    let def = check_threshold(&sum, &cells, SCX_PROXY, Some(1.10), None, Baseline::Default);
+    assert!(def.pass, "{def:?}");
+    assert_eq!(def.cells[0].baseline.as_deref(), Some(DEFAULT));
+    // a looser threshold passes against the best too
+    assert!(check_threshold(&sum, &cells, SCX_PROXY, Some(1.2), None, Baseline::Best).pass);
+}
+
+#[test]
+fn threshold_boundary_and_missing_data() {
+    let (s, cells, scheds) = fixture(1.0, None);
+    let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);
+    let r = check_threshold(&sum, &cells, SCX_PROXY, Some(1.0), None, Baseline::Default);
+    // cell A: exactly 1.0 passes; cell B: no scx_proxy data fails.
+    assert!(r.cells[0].pass, "{:?}", r.cells[0]);
+    assert!(!r.cells[1].pass);
+    assert!(r.cells[1].reason.contains("no scx_proxy data"));
+    assert!(!r.pass);
+    // no data at all is not a pass
+    let empty = check_threshold(&[], &[], SCX_PROXY, Some(1.1), Some(1.1), Baseline::Best);
+    assert!(!empty.pass);
+}
+
+#[test]
+fn crosscheck_directions() {
+    assert_eq!(direction(0.90, 0.05), Direction::Faster);
+    assert_eq!(direction(1.04, 0.05), Direction::Same);
+    assert_eq!(direction(1.20, 0.05), Direction::Slower);
+    let mut s = Vec::new();
+    for rep in 0..3 {
+        for (tool, d, p, b) in [
+            (Tool::Hackbench, 1.0, 1.5, 0.8),
+            (Tool::Perf, 1.0, 1.3, 1.2),
+        ] {
+            s.push(sample(DEFAULT, "A", tool, rep, d));
+            s.push(sample(SCX_PROXY, "A", tool, rep, p));
+            s.push(sample("scx_bpfland", "A", tool, rep, b));
+        }
+    }
+    let cells = vec!["A".to_string()];
+    let scheds = vec![DEFAULT.into(), SCX_PROXY.into(), "scx_bpfland".into()];
+    let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench, Tool::Perf]);
+    let cc = cross_check(&sum, 0.05);
+    assert_eq!(cc.rows.len(), 2);
+    assert_eq!(cc.agreeing, 1);
+    assert_eq!(cc.contradicting, 1);
+    let bpf = cc
+        .rows
+        .iter()
+        .find(|r| r.scheduler == "scx_bpfland")
+        .unwrap();
+    assert!(bpf.contradict && !bpf.agree);
+}
+
+#[test]
+fn perf_output_parsing() {
+    let out =
+        "# Running 'sched/messaging' benchmark:\n# 20 sender and receiver threads per group\n\
+               # 1 groups == 40 threads run\n\n     Total time: 2.904 [sec]\n";
+    assert_eq!(parse_perf_total(out), Some(2.904));
+    assert_eq!(parse_perf_total("nothing here"), None);
+}
+
+fn report_fixture() -> Report {
+    let (s, cells, scheds) = fixture(1.2, Some(2.1));
+    let summaries = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);
+    let threshold = Some(check_threshold(
+        &summaries,
+        &cells,
+        SCX_PROXY,
+        Some(1.1),
+        None,
+        Baseline::Best,
+    ));
+    Report {
+        format: REPORT_FORMAT,
+        kernel: "test".into(),
+        runs: 3,
+        cells: vec![],
+        schedulers: vec![SchedulerInfo {
+            name: "scx_lavd".into(),
+            binary: Some("/nope/scx_lavd".into()),
+            args: vec![],
+            ops_name: Some("lavd".into()),
+            present: false,
+            missing_reason: Some("/nope/scx_lavd does not exist".into()),
+            load_times_s: vec![],
+            errors: vec![],
+        }],
+        counters: "x".into(),
+        samples: s,
+        summaries,
+        threshold,
+        crosscheck: None,
+        wall_s: 1.5,
+    }
+}
+
+fn json_close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    use serde_json::Value::*;
+    match (a, b) {
+        (Number(x), Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0)
+        }
+        (Array(x), Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| json_close(p, q))
+        }
+        (Object(x), Object(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_close(v, w)))
+        }
+        _ => a == b,
+    }
+}
+
+#[test]
+fn json_round_trip() {
+    let r = report_fixture();
+    let text = report::to_json(&r);
+    let back = report::from_json(&text).unwrap();
+    // serde_json's default float parser may be off by one ulp: compare
+    // numbers with a relative tolerance, everything else exactly.
+    let a = serde_json::to_value(&r).unwrap();
+    let b = serde_json::to_value(&back).unwrap();
+    assert!(json_close(&a, &b), "round trip changed the report");
+    assert_eq!(back.samples.len(), r.samples.len());
+    assert_eq!(back.threshold.as_ref().unwrap().cells[0].cell, "A");
+    // and a change is detected by the comparison
+    let mut changed = back.clone();
+    changed.summaries[0].time.median *= 1.001;
+    assert!(!json_close(&a, &serde_json::to_value(&changed).unwrap()));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["schedulers"][0]["present"], false);
+    assert_eq!(v["samples"][0]["tool"], "hackbench");
+    assert_eq!(v["threshold"]["pass"], false);
+    assert!(report::from_json("{\"format\": 1}").is_err());
+}
+
+#[test]
+fn table_shows_missing_ratio_and_failures() {
+    let r = report_fixture();
+    let t = report::table(&r);
+    assert!(t.contains("scx_lavd: MISSING"), "{t}");
+    assert!(t.contains("Threshold"), "{t}");
+    assert!(t.contains("FAIL"), "{t}");
+    // scx_proxy ratio in cell B: 2.11 / 2.01
+    assert!(t.contains(&format!("{:.3}", 2.11 / 2.01)), "{t}");
+}
+
+#[test]
+fn chart_files_are_written() {
+    let mut r = report_fixture();
+    r.cells = vec![Cell {
+        ipc: Ipc::Pipe,
+        mode: Mode::Threads,
+        groups: 1,
+        loops: 10,
+    }];
+    for s in r.summaries.iter_mut() {
+        if s.cell == "A" {
+            s.cell = "pipe/threads/g1".into();
+        }
+    }
+    let bars = report::chart_bars(&r);
+    assert_eq!(bars.len(), 4); // 2 cells x (scx_proxy, bpfland)
+    let dir = std::env::temp_dir().join(format!("harness-chart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("r.png");
+    let svg = dir.join("r.svg");
+    report::bar_chart_png(&r, &png).unwrap();
+    report::bar_chart_svg(&r, &svg).unwrap();
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
+    let svg_text = std::fs::read_to_string(&svg).unwrap();
+    assert!(svg_text.contains("<svg") && svg_text.contains("scx_proxy"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn geomean_threshold() {
+    assert_eq!(geomean(&[]), None);
+    assert_eq!(geomean(&[Some(2.0), None]), None);
+    assert!((geomean(&[Some(2.0), Some(0.5)]).unwrap() - 1.0).abs() < 1e-12);
+    assert!((geomean(&[Some(4.0), Some(1.0)]).unwrap() - 2.0).abs() < 1e-12);
+    // A: 1.51/1.01 = 1.495, B: 2.01/2.01 = 1.0 vs default -> geomean 1.223
+    let (s, cells, scheds) = fixture(1.5, Some(2.0));
+    let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);
+    let g = check_threshold(&sum, &cells, SCX_PROXY, None, Some(1.25), Baseline::Default);
+    assert!(g.pass, "{g:?}");
+    let expect = ((1.51f64 / 1.01) * (2.01 / 2.01)).sqrt();
+    assert!((g.geomean_ratio.unwrap() - expect).abs() < 1e-9);
+    let g = check_threshold(&sum, &cells, SCX_PROXY, None, Some(1.2), Baseline::Default);
+    assert!(!g.pass);
+    // per-cell and geomean together: the per-cell limit fails cell A
+    let g = check_threshold(
+        &sum,
+        &cells,
+        SCX_PROXY,
+        Some(1.3),
+        Some(1.25),
+        Baseline::Default,
+    );
+    assert!(!g.pass);
+    assert_eq!(g.failed_cells().len(), 1);
+    // geomean only, with a cell lacking data: fails
+    let (s, cells, scheds) = fixture(1.0, None);
+    let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);
+    assert!(!check_threshold(&sum, &cells, SCX_PROXY, None, Some(10.0), Baseline::Default).pass);
+}
