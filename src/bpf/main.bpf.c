@@ -184,12 +184,45 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 }
 
+/* @p's vtime including the run in progress (charged only at ops.stopping). */
+static u64 task_vtime_now(struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx_get(p);
+	u64 vtime = p->scx.dsq_vtime;
+
+	if (tctx && tctx->last_run_at && !tctx->running_donated)
+		vtime += (scx_bpf_now() - tctx->last_run_at) * 100 /
+			 task_eff_weight(p, tctx);
+	return vtime;
+}
+
+/*
+ * @prev used up its slice and is still runnable: should it go on rather
+ * than the head of its LLC's DSQ? Only if it is still first in vtime order;
+ * without this check two tasks sharing a CPU would simply alternate.
+ */
+static bool prev_goes_on(struct task_struct *prev, u64 dsq_id)
+{
+	struct task_struct *head;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || is_pcpu_kthread(prev))
+		return false;
+	head = __COMPAT_scx_bpf_dsq_peek(dsq_id);
+	return !head || !vtime_before(head->scx.dsq_vtime, task_vtime_now(prev));
+}
+
 void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 i, own = llc_dsq(cpu);
 
 	if (dispatch_proxy_owner(cpu))
 		return;
+
+	if (prev_goes_on(prev, own) && scx_bpf_dsq_nr_queued(own) > 0) {
+		stat_inc(STAT_KEEP_RUNNING);
+		prev->scx.slice = slice_ns;
+		return;
+	}
 
 	if (scx_bpf_dsq_move_to_local(own, 0)) {
 		stat_inc(STAT_DISPATCH);
