@@ -71,14 +71,18 @@ static u32 edge_owner(struct task_ctx *tctx)
 /*
  * Follow the chain from @start (pid @start_pid) to its runnable end.
  * Returns the end's pid, 0 if there is none (no owner, cycle, too deep, or a
- * task sched_ext does not manage). *depth gets the number of edges walked.
+ * task sched_ext does not manage). *depth gets the number of edges walked;
+ * *on_path is set if @want is one of the owners met on the way (end
+ * included).
  */
-static u32 chain_end(u32 start_pid, struct task_ctx *start, u32 *depth)
+static u32 chain_walk(u32 start_pid, struct task_ctx *start, u32 *depth,
+		      u32 want, bool *on_path)
 {
 	struct task_ctx *cur = start;
 	u32 i, end = 0;
 
 	*depth = 0;
+	*on_path = false;
 	bpf_for(i, 0, MAX_CHAIN_DEPTH) {
 		struct task_struct *owner;
 		struct task_ctx *octx;
@@ -95,6 +99,8 @@ static u32 chain_end(u32 start_pid, struct task_ctx *start, u32 *depth)
 			stat_inc(STAT_CYCLES);
 			return 0;
 		}
+		if (owner_pid == want)
+			*on_path = true;
 		owner = bpf_task_from_pid(owner_pid);
 		if (!owner)
 			return 0;
@@ -119,12 +125,18 @@ static void donation_drop(struct task_ctx *tctx, u32 why)
 	stat_inc(why);
 }
 
-/* Is @p's donation (if any) still backed by a waiting donor? */
+/*
+ * Is @p's donation (if any) still backed by a waiting donor, whose chain
+ * still runs through @p? (An owner in the middle of a chain keeps the
+ * donation while it is blocked, so that it runs on it as soon as it gets
+ * its own lock and becomes the end.)
+ */
 static bool donation_valid(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct task_struct *donor;
 	struct task_ctx *dctx;
 	u32 depth, end = 0;
+	bool on_path = false;
 
 	if (!tctx->donor_pid)
 		return false;
@@ -144,8 +156,8 @@ static bool donation_valid(struct task_struct *p, struct task_ctx *tctx)
 	dctx = task_ctx_get(donor);
 	bpf_task_release(donor);
 	if (dctx && dctx->blocked_on)
-		end = chain_end(tctx->donor_pid, dctx, &depth);
-	if (end != p->pid) {
+		end = chain_walk(tctx->donor_pid, dctx, &depth, p->pid, &on_path);
+	if (!end || !on_path) {
 		donation_drop(tctx, STAT_DONATION_END);
 		return false;
 	}
@@ -160,77 +172,113 @@ static void lock_stat_donation(u64 key)
 		__sync_fetch_and_add(&ls->nr_donations, 1);
 }
 
+/* Give @donor's context (@dvtime) to @owner, one task of its chain. */
+static void donate_one(struct task_struct *owner, struct task_ctx *octx,
+		       struct task_struct *donor, struct task_ctx *dctx,
+		       u64 dvtime)
+{
+	/* Keep a better donation that is still backed by its donor. */
+	if (octx->donor_pid && octx->donor_pid != donor->pid &&
+	    !vtime_before(dvtime, octx->donor_vtime) && donation_valid(owner, octx))
+		return;
+
+	/* a new episode gets a new donated-time budget */
+	if (octx->donor_pid != donor->pid ||
+	    octx->donation_since != dctx->blocked_since)
+		octx->donated_ns = 0;
+	octx->donor_pid = donor->pid;
+	octx->donor_cpu = bpf_get_smp_processor_id();
+	octx->donor_vtime = dvtime;
+	octx->donation_lock = dctx->blocked_on;
+	octx->donation_since = dctx->blocked_since;
+}
+
 /*
- * @donor (current, in a lock hook) has just blocked: give its context to the
- * end of its chain. Runs in a tracing program: it may only record state and
- * ask for the placement (cpu_ctx.proxy_pid, read by this CPU's next
- * ops.dispatch, which runs as soon as the donor sleeps).
+ * @donor (current, in a lock hook) has just blocked: give its context to
+ * every task of its chain, so that the end runs on it now and each owner
+ * further up runs on it as soon as it gets its lock. Runs in a tracing
+ * program: it may only record state and ask for the placement
+ * (cpu_ctx.proxy_pid, read by this CPU's next ops.dispatch, which runs as
+ * soon as the donor sleeps).
  */
 static void donate(struct task_struct *donor, struct task_ctx *dctx)
 {
 	struct task_struct *owner;
-	struct task_ctx *octx;
+	struct task_ctx *octx, *cur = dctx;
 	struct cpu_ctx *cpuc;
-	u32 depth, end;
+	u32 i, owner_pid, end = 0, depth = 0;
 	u64 dvtime;
 
 	if (!proxy_enabled)
 		return;
-
-	end = chain_end(donor->pid, dctx, &depth);
-	if (!end)
-		return;
-	if (depth >= 8)
-		stat_inc(STAT_DEPTH_8P);
-	else if (depth >= 1)
-		stat_inc(STAT_DEPTH_1 + depth - 1);
 
 	/* A donor that itself runs on donated context passes that on. */
 	dvtime = donor->scx.dsq_vtime;
 	if (dctx->donor_pid && vtime_before(dctx->donor_vtime, dvtime))
 		dvtime = dctx->donor_vtime;
 
-	owner = bpf_task_from_pid(end);
-	if (!owner)
+	bpf_for(i, 0, MAX_CHAIN_DEPTH) {
+		bool blocked;
+
+		if (i >= max_chain_depth) {
+			stat_inc(STAT_DEPTH_CAPPED);
+			return;
+		}
+		owner_pid = edge_owner(cur);
+		if (!owner_pid)
+			return;
+		if (owner_pid == donor->pid) {
+			stat_inc(STAT_CYCLES);
+			return;
+		}
+		owner = bpf_task_from_pid(owner_pid);
+		if (!owner)
+			return;
+		octx = task_ctx_get(owner);
+		if (!octx) {
+			bpf_task_release(owner);
+			return;
+		}
+		depth = i + 1;
+		blocked = octx->blocked_on;
+
+		/*
+		 * Donate only where there is an inversion to fix: the owner's
+		 * own place is more than a slice behind the donor's. Message-
+		 * passing work, whose tasks all sit within a slice of each
+		 * other, never pays for proxying.
+		 */
+		if (vtime_before(dvtime + slice_ns, owner->scx.dsq_vtime)) {
+			donate_one(owner, octx, donor, dctx, dvtime);
+			if (!blocked) {
+				end = owner_pid;
+				if (owner->on_cpu) {
+					stat_inc(STAT_DONATIONS_RUNNING);
+				} else if (owner->scx.flags & SCX_TASK_QUEUED) {
+					stat_inc(STAT_DONATIONS_QUEUED);
+					cpuc = cpu_ctx_get();
+					if (cpuc)
+						cpuc->proxy_pid = owner_pid;
+				} else {
+					stat_inc(STAT_DONATIONS_SLEEPING);
+				}
+			}
+		}
+		bpf_task_release(owner);
+		if (!blocked)
+			break;
+		cur = octx;
+	}
+
+	if (!end)
 		return;
-	octx = task_ctx_get(owner);
-	if (!octx)
-		goto out;
-
-	/*
-	 * Donate only where there is an inversion to fix: the owner's own place
-	 * is more than a slice behind the donor's. Message-passing work, whose
-	 * tasks all sit within a slice of each other, never pays for proxying.
-	 */
-	if (!vtime_before(dvtime + slice_ns, owner->scx.dsq_vtime))
-		goto out;
-
-	/* Keep a better donation that is still backed by its donor. */
-	if (octx->donor_pid && octx->donor_pid != donor->pid &&
-	    !vtime_before(dvtime, octx->donor_vtime) && donation_valid(owner, octx))
-		goto out;
-
-	if (octx->donor_pid != donor->pid)
-		octx->donated_ns = 0;
-	octx->donor_pid = donor->pid;
-	octx->donor_cpu = bpf_get_smp_processor_id();
-	octx->donor_vtime = dvtime;
-	octx->donation_lock = dctx->blocked_on;
+	dctx->donee_pid = end;
 	stat_inc(STAT_DONATIONS);
 	lock_stat_donation(dctx->blocked_on);
-
-	if (owner->on_cpu) {
-		stat_inc(STAT_DONATIONS_RUNNING);
-	} else if (owner->scx.flags & SCX_TASK_QUEUED) {
-		stat_inc(STAT_DONATIONS_QUEUED);
-		cpuc = cpu_ctx_get();
-		if (cpuc)
-			cpuc->proxy_pid = end;
-	} else {
-		stat_inc(STAT_DONATIONS_SLEEPING);
-	}
-out:
-	bpf_task_release(owner);
+	if (depth >= 8)
+		stat_inc(STAT_DEPTH_8P);
+	else if (depth >= 1)
+		stat_inc(STAT_DEPTH_1 + depth - 1);
 }
 
 /* @p (current) starts waiting for @lock owned by @owner_pid. */
@@ -309,6 +357,23 @@ static void edge_end(struct task_struct *p, struct task_ctx *tctx)
 	tctx->blocked_on = 0;
 	tctx->blocked_type = LOCK_NONE;
 	tctx->blocked_owner = 0;
+
+	/*
+	 * The donation ends with the wait: if the owner that ran on it is
+	 * still running, preempt it so that it goes on with its own context
+	 * (its next enqueue finds the donation invalid and returns it home).
+	 */
+	if (tctx->donee_pid) {
+		struct task_struct *owner = bpf_task_from_pid(tctx->donee_pid);
+
+		tctx->donee_pid = 0;
+		if (owner) {
+			if (owner->on_cpu)
+				scx_bpf_kick_cpu(scx_bpf_task_cpu(owner),
+						 SCX_KICK_PREEMPT);
+			bpf_task_release(owner);
+		}
+	}
 }
 
 /*

@@ -69,11 +69,15 @@ struct task_ctx {
 	u64 donor_vtime;	/* donor's place in the vtime order */
 	u64 donated_ns;		/* run time used on this donation (budget) */
 	u64 donation_lock;	/* lock of the donor's edge (for the report) */
+	u64 donation_since;	/* donor's blocked_since: identifies the episode */
 	bool running_donated;	/* current run is on donated context */
 
 	/* proxy / return migration */
 	bool proxy_migrated;	/* placed away from home for a donation */
 	s32 home_cpu;		/* where it would have run without it */
+
+	/* as a donor: the chain end it last gave its context to */
+	u32 donee_pid;
 
 	/* time run for donees, charged to this task as a donor */
 	u64 pending_charge;

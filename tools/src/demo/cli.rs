@@ -116,6 +116,10 @@ pub struct RunArgs {
     /// Owners' sleep after releasing their lock, in microseconds.
     #[arg(long, default_value_t = 500)]
     pub owner_gap_us: u64,
+    /// Pin the lock owners (futex scenarios) to this CPU, e.g. away from the
+    /// waiter's, to see donation work without moving the owner.
+    #[arg(long)]
+    pub owner_cpu: Option<usize>,
     /// Number of CPU hog threads (default: 2 x online CPUs).
     #[arg(long)]
     pub hogs: Option<usize>,
@@ -230,6 +234,9 @@ pub struct RoleArgs {
     pub cs_clock: CsClock,
     #[arg(long, default_value_t = 0)]
     pub gap_us: u64,
+    /// Pin this role to one CPU.
+    #[arg(long)]
+    pub cpu: Option<usize>,
     #[arg(long)]
     pub lock_file: Option<PathBuf>,
     /// Number of mutexes in the lock file.

@@ -39,6 +39,23 @@ fn setup(args: &RoleArgs) -> Result<()> {
         fs::write(&procs, std::process::id().to_string())
             .with_context(|| format!("joining {}", procs.display()))?;
     }
+    if let Some(cpu) = args.cpu {
+        // SAFETY: cpu_set_t is plain data; CPU_SET stays within it for
+        // cpu < CPU_SETSIZE, checked first.
+        unsafe {
+            if cpu >= libc::CPU_SETSIZE as usize {
+                bail!("--cpu {cpu}: beyond CPU_SETSIZE");
+            }
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                bail!(
+                    "sched_setaffinity(cpu {cpu}): {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+    }
     if args.nice != 0 {
         // SAFETY: plain syscall; who = 0 is this thread (threads created
         // later inherit it).

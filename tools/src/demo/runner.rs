@@ -266,6 +266,9 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
                 ),
                 format!("--gap-us={}", args.owner_gap_us),
             ]);
+            if let Some(cpu) = args.owner_cpu {
+                a.push(format!("--cpu={cpu}"));
+            }
             background.push(sp.start(&format!("owner{i}"), &a)?);
         }
         let mut a = common("waiter", &cg_fg, fg_nice);
