@@ -57,7 +57,7 @@ pub struct Opts {
 
     /// Most time, in microseconds, an owner may run on one donation before
     /// it falls back to its own context (bounds the cost of a wrong edge).
-    #[arg(long, default_value_t = 20000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    #[arg(long, default_value_t = 100000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
     pub max_donation_us: u64,
 
     /// Print scheduler statistics every SECS seconds while scheduling.

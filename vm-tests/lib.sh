@@ -20,6 +20,8 @@ _record() {
 	log "$status $name${detail:+: $detail}"
 }
 pass() { _record PASS "$1" "${2:-}"; }
+# info NAME DETAIL: a measurement worth reporting that is not a check.
+info() { _record INFO "$1" "${2:-}"; }
 fail() { _record FAIL "$1" "${2:-failed}"; }
 
 # check NAME CMD...: pass iff CMD exits 0; its output goes to the guest log.

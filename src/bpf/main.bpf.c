@@ -63,6 +63,20 @@ static u32 task_eff_weight(struct task_struct *p, struct task_ctx *tctx)
 	return w ?: 1;
 }
 
+/*
+ * Time run since ops.running, on a clock that is monotonic across CPUs, and
+ * bounded: a bogus value must never throw a task's vtime far away.
+ */
+static u64 run_time(struct task_ctx *tctx)
+{
+	u64 now = bpf_ktime_get_ns(), start = tctx->last_run_at;
+
+	if (!start || now <= start)
+		return 0;
+	now -= start;
+	return now < 10000000000ULL ? now : 10000000000ULL;
+}
+
 static void cgrp_add_runnable(struct task_ctx *tctx, u32 weight)
 {
 	struct cgrp_ctx *cgc = cgrp_ctx_get(tctx->cgid);
@@ -149,7 +163,7 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 				vtime = tctx->donor_vtime;
 			target = proxy_target(p, tctx);
 			if (target >= 0) {
-				p->scx.dsq_vtime = vtime;
+				/* local DSQs are FIFO: its own vtime stays */
 				scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | target,
 						   slice_ns, enq_flags);
 				scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
@@ -190,9 +204,8 @@ static u64 task_vtime_now(struct task_struct *p)
 	struct task_ctx *tctx = task_ctx_get(p);
 	u64 vtime = p->scx.dsq_vtime;
 
-	if (tctx && tctx->last_run_at && !tctx->running_donated)
-		vtime += (scx_bpf_now() - tctx->last_run_at) * 100 /
-			 task_eff_weight(p, tctx);
+	if (tctx && !tctx->running_donated)
+		vtime += run_time(tctx) * 100 / task_eff_weight(p, tctx);
 	return vtime;
 }
 
@@ -262,7 +275,7 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 
 	if (!tctx)
 		return;
-	tctx->last_run_at = scx_bpf_now();
+	tctx->last_run_at = bpf_ktime_get_ns();
 	tctx->running_donated = donation_valid(p, tctx);
 	if (tctx->from_shared) {
 		tctx->from_shared = false;
@@ -278,11 +291,11 @@ void BPF_STRUCT_OPS(proxy_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
 	struct cgrp_ctx *cgc;
-	u64 now = scx_bpf_now(), used;
+	u64 used;
 
 	if (!tctx || !tctx->last_run_at)
 		return;
-	used = now - tctx->last_run_at;
+	used = run_time(tctx);
 	tctx->last_run_at = 0;
 	tctx->eff_weight = task_eff_weight(p, tctx);
 

@@ -45,7 +45,7 @@ bool track_kernel_locks = true;		/* --no-kernel-locks */
 bool track_futexes = true;		/* --no-futex */
 bool cpu_donation = true;		/* --no-cpu-donation */
 u32 max_chain_depth = 8;		/* --max-depth */
-u64 max_donation_ns = 20000000ULL;	/* --max-donation-us */
+u64 max_donation_ns = 100000000ULL;	/* --max-donation-us */
 
 #define CGROUP_ROOT_ID	1
 
