@@ -21,7 +21,12 @@ pub const MAX_CHAIN_DEPTH: u32 = 16;
 /// check that /sys/kernel/sched_ext exists). Stop it with Ctrl-C or SIGTERM:
 /// the kernel's default scheduler takes over again.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "scx_proxy", version, disable_version_flag = true, verbatim_doc_comment)]
+#[command(
+    name = "scx_proxy",
+    version,
+    disable_version_flag = true,
+    verbatim_doc_comment
+)]
 pub struct Opts {
     /// Time slice in microseconds: how long a task runs before the next one
     /// in vtime order gets the CPU.

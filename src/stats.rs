@@ -109,11 +109,35 @@ impl Metrics {
             ($($f:ident),*) => { Self { $($f: self.$f.saturating_sub(prev.$f),)* ..self.clone() } };
         }
         let mut out = d!(
-            enq_shared, enq_local, enq_kthread, enq_last, idle_pick, idle_kick, dispatch, steal,
-            keep_running, edge_mutex, edge_rwsem, edge_futex, edge_pi_futex, edge_rejected,
-            edge_no_owner, edge_table_full, donations, donations_queued, donations_running,
-            donations_sleeping, donation_end, donation_expired, cycles, depth_capped,
-            proxy_migrations, proxy_local, proxy_not_allowed, return_migrations, donated_us
+            enq_shared,
+            enq_local,
+            enq_kthread,
+            enq_last,
+            idle_pick,
+            idle_kick,
+            dispatch,
+            steal,
+            keep_running,
+            edge_mutex,
+            edge_rwsem,
+            edge_futex,
+            edge_pi_futex,
+            edge_rejected,
+            edge_no_owner,
+            edge_table_full,
+            donations,
+            donations_queued,
+            donations_running,
+            donations_sleeping,
+            donation_end,
+            donation_expired,
+            cycles,
+            depth_capped,
+            proxy_migrations,
+            proxy_local,
+            proxy_not_allowed,
+            return_migrations,
+            donated_us
         );
         out.depth_hist = self
             .depth_hist

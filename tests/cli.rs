@@ -18,7 +18,14 @@ fn defaults() {
 
 #[test]
 fn policy_flags() {
-    let o = parse(&["--no-proxy", "--no-futex", "--no-cpu-donation", "--max-depth", "3"]).unwrap();
+    let o = parse(&[
+        "--no-proxy",
+        "--no-futex",
+        "--no-cpu-donation",
+        "--max-depth",
+        "3",
+    ])
+    .unwrap();
     assert!(o.no_proxy && o.no_futex && o.no_cpu_donation);
     assert_eq!(o.max_depth, 3);
 }

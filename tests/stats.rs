@@ -56,7 +56,12 @@ fn format_shows_donations_and_locks() {
 
 #[test]
 fn top_locks_orders_by_blocked_time() {
-    let locks = vec![lock("a", 10, 1), lock("b", 500, 2), lock("c", 500, 9), lock("d", 1, 1)];
+    let locks = vec![
+        lock("a", 10, 1),
+        lock("b", 500, 2),
+        lock("c", 500, 9),
+        lock("d", 1, 1),
+    ];
     let top = top_locks(locks, 2);
     assert_eq!(
         top.iter().map(|l| l.addr.as_str()).collect::<Vec<_>>(),

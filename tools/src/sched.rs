@@ -20,6 +20,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::fs::File;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -162,11 +163,24 @@ pub fn start(cmd: &SchedCmd, paths: &SysfsPaths, log: &Path, timeout: Duration) 
     let out = File::create(log).with_context(|| format!("creating {}", log.display()))?;
     let err = out.try_clone()?;
     let t0 = Instant::now();
-    let mut child = Command::new(&cmd.binary)
+    let mut command = Command::new(&cmd.binary);
+    command
         .args(&cmd.args)
         .stdin(Stdio::null())
         .stdout(out)
-        .stderr(err)
+        .stderr(err);
+    // A harness started in the background (nohup, `&` in a script) inherits
+    // SIGINT ignored, and so would the scheduler: give it the default back so
+    // that SIGINT stops it.
+    // SAFETY: signal() is async-signal-safe; nothing else runs in the child.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
+            Ok(())
+        });
+    }
+    let mut child = command
         .spawn()
         .with_context(|| format!("spawning {}", cmd.binary.display()))?;
     let outcome = wait_for(timeout, Duration::from_millis(50), || {
