@@ -11,7 +11,7 @@ export TOOLS_BIN=${TOOLS_BIN:?}
 export SCX_PROXY=$TOOLS_BIN/scx_proxy
 . "$here/lib.sh"
 
-: > "$RESULTS/checks.tsv"
+touch "$RESULTS/checks.tsv"
 log "guest up: kernel $(uname -r), $(nproc) CPUs, sched_ext state $(sched_state)"
 uname -r > "$RESULTS/kernel-release"
 cgroup_setup || fail vm-cgroup-setup "cannot enable the cpu controller"
@@ -19,6 +19,8 @@ dmesg -c > "$RESULTS/dmesg-boot.txt" 2>&1
 
 case $MODE in
 test) suites=$(ls "$here"/suites/*.sh) ;;
+base) suites=$(ls "$here"/suites/10-*.sh) ;;
+rest) suites=$(ls "$here"/suites/*.sh | grep -v '/10-') ;;
 demo) suites=$(ls "$here"/suites/*demo*.sh) ;;
 *) suites=$(ls "$here"/suites/$MODE*.sh 2>/dev/null) ;;
 esac
@@ -36,12 +38,12 @@ for s in $suites; do
 done
 
 trouble=$(kernel_trouble)
-dmesg > "$RESULTS/dmesg.txt" 2>&1
+dmesg > "$RESULTS/dmesg-$MODE.txt" 2>&1
 if [ -n "$trouble" ]; then
-	fail kernel-log-clean "$(printf '%s' "$trouble" | head -n 5)"
+	fail "kernel-log-clean-$MODE" "$(printf '%s' "$trouble" | head -n 5)"
 else
-	pass kernel-log-clean "no BUG/WARNING/stall/ejection in the kernel log"
+	pass "kernel-log-clean-$MODE" "no BUG/WARNING/stall/ejection in the kernel log"
 fi
 rm -rf "$WORK"
-touch "$RESULTS/done"
+touch "$RESULTS/done-$MODE"
 log "guest done"
