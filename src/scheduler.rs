@@ -29,10 +29,10 @@ static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
 static LIBBPF_VERBOSE: AtomicBool = AtomicBool::new(false);
 
 fn libbpf_print(level: PrintLevel, msg: String) {
-    if LIBBPF_VERBOSE.load(Ordering::Relaxed) || level == PrintLevel::Warn {
-        if LIBBPF_VERBOSE.load(Ordering::Relaxed) {
-            eprint!("{msg}");
-        }
+    // Everything is kept for the verifier log tail; -v also shows it live.
+    let _ = level;
+    if LIBBPF_VERBOSE.load(Ordering::Relaxed) {
+        eprint!("{msg}");
     }
     if let Ok(mut log) = LIBBPF_LOG.lock() {
         if log.len() < (16 << 20) {
