@@ -62,7 +62,7 @@ pub fn check_kconfig(boot: &Path, proc_config: &Path, release: &str) -> Result<(
     if !cfg.exists() && !proc_config.exists() {
         bail!(
             "libbpf needs the kernel config to load a BPF scheduler, but neither {} nor {} \
-             exists: install your kernel's config there (or pass --kconfig FILE)",
+             exists: install your kernel's config there, or give the CONFIG_ lines it needs with --kconfig",
             cfg.display(),
             proc_config.display()
         );
