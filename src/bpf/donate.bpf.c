@@ -189,7 +189,6 @@ static void donate_one(struct task_struct *owner, struct task_ctx *octx,
 	octx->donor_pid = donor->pid;
 	octx->donor_cpu = bpf_get_smp_processor_id();
 	octx->donor_vtime = dvtime;
-	octx->donation_lock = dctx->blocked_on;
 	octx->donation_since = dctx->blocked_since;
 }
 

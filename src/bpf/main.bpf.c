@@ -155,12 +155,11 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 		charge = tctx->pending_charge;
 		if (charge) {
 			__sync_fetch_and_sub(&tctx->pending_charge, charge);
-			vtime += charge;
+			p->scx.dsq_vtime += charge;
+			vtime = p->scx.dsq_vtime;
 		}
 
 		if (donation_valid(p, tctx)) {
-			if (vtime_before(tctx->donor_vtime, vtime))
-				vtime = tctx->donor_vtime;
 			target = proxy_target(p, tctx);
 			if (target >= 0) {
 				/* local DSQs are FIFO: its own vtime stays */
@@ -169,6 +168,9 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 				scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
 				return;
 			}
+			/* no CPU for it: queue it at the donor's place */
+			if (vtime_before(tctx->donor_vtime, vtime))
+				vtime = tctx->donor_vtime;
 		} else {
 			target = return_target(p, tctx);
 			if (target >= 0)

@@ -68,7 +68,6 @@ struct task_ctx {
 	s32 donor_cpu;		/* where the donor was running */
 	u64 donor_vtime;	/* donor's place in the vtime order */
 	u64 donated_ns;		/* run time used on this donation (budget) */
-	u64 donation_lock;	/* lock of the donor's edge (for the report) */
 	u64 donation_since;	/* donor's blocked_since: identifies the episode */
 	bool running_donated;	/* current run is on donated context */
 
