@@ -77,6 +77,12 @@ pub struct Metrics {
     pub donation_end: u64,
     #[stat(desc = "Donations that used up their time budget")]
     pub donation_expired: u64,
+    #[stat(desc = "Donors woken in their wait (stop lending, donee preempted)")]
+    pub donor_woken: u64,
+    #[stat(desc = "Woken donors that slept again still blocked and lent again")]
+    pub redonations: u64,
+    #[stat(desc = "Runner-up donors that took over when the donor stopped")]
+    pub donor_handovers: u64,
     #[stat(desc = "Chain walks that met a cycle (deadlock)")]
     pub cycles: u64,
     #[stat(desc = "Chain walks stopped at --max-depth")]
@@ -131,6 +137,9 @@ impl Metrics {
             donations_sleeping,
             donation_end,
             donation_expired,
+            donor_woken,
+            redonations,
+            donor_handovers,
             cycles,
             depth_capped,
             proxy_migrations,
@@ -157,11 +166,12 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} no-owner {} live {}) | donations {} (queued {} running {} sleeping {}) end {} expired {}",
+            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} no-owner {} live {}) | donations {} (queued {} running {} sleeping {}) end {} expired {} | donor woken {} re-lent {} handover {}",
             self.edge_mutex, self.edge_rwsem, self.edge_futex, self.edge_pi_futex,
             self.edge_rejected, self.edge_no_owner, self.blocked_now, self.donations,
             self.donations_queued, self.donations_running, self.donations_sleeping,
-            self.donation_end, self.donation_expired
+            self.donation_end, self.donation_expired, self.donor_woken, self.redonations,
+            self.donor_handovers
         )?;
         writeln!(
             w,

@@ -20,9 +20,19 @@
  *    when it returns to its start: a deadlock cycle ends the walk.
  *  - Owners are resolved to pids and looked up with bpf_task_from_pid():
  *    no raw task pointer from a lock word is ever used as trusted.
- *  - One donor per donee: the one with the earliest vtime wins; when it
- *    stops waiting the next waiter's hook (or its next futex wait) donates
- *    again.
+ *  - A donor lends its context only while it sleeps in its wait. Once it
+ *    is woken (ops.runnable with the edge still set: the lock was released
+ *    to it, or a timeout or signal) it runs by itself: its donation stops
+ *    counting at once and the donee running on it is preempted, so that
+ *    an owner that could re-take the lock straight away (mutex stealing,
+ *    glibc's unfair mutexes) cannot keep the CPU on the donor's context
+ *    while the donor waits to run. A woken donor that goes back to sleep
+ *    still blocked (it lost the race) donates again from ops.quiescent.
+ *    A woken task in the middle of a chain is treated as its runnable end.
+ *  - One donor per donee at a time: the one with the earliest vtime wins,
+ *    and the best of the others is kept as the runner-up, which takes over
+ *    (if it still lends) when the donor stops. Others lend again at their
+ *    next lock hook.
  */
 
 /* Owner pid of a kernel mutex or rwsem, read from its owner word. */
@@ -68,6 +78,12 @@ static u32 edge_owner(struct task_ctx *tctx)
 	return tctx->blocked_owner;
 }
 
+/* Does @tctx's chain go on past it? (Blocked, and asleep in that wait.) */
+static __always_inline bool chain_goes_on(struct task_ctx *tctx)
+{
+	return tctx->blocked_on && !tctx->woken;
+}
+
 /*
  * Follow the chain from @start (pid @start_pid) to its runnable end.
  * Returns the end's pid, 0 if there is none (no owner, cycle, too deep, or a
@@ -109,7 +125,7 @@ static u32 chain_walk(u32 start_pid, struct task_ctx *start, u32 *depth,
 		if (!octx)
 			return 0;
 		*depth = i + 1;
-		if (!octx->blocked_on) {
+		if (!chain_goes_on(octx)) {
 			end = owner_pid;
 			break;
 		}
@@ -118,50 +134,82 @@ static u32 chain_walk(u32 start_pid, struct task_ctx *start, u32 *depth,
 	return end;
 }
 
-static void donation_drop(struct task_ctx *tctx, u32 why)
-{
-	tctx->donor_pid = 0;
-	tctx->running_donated = false;
-	stat_inc(why);
-}
-
 /*
- * Is @p's donation (if any) still backed by a waiting donor, whose chain
- * still runs through @p? (An owner in the middle of a chain keeps the
- * donation while it is blocked, so that it runs on it as soon as it gets
- * its own lock and becomes the end.)
+ * Does @donor_pid still lend its context to @p: alive, asleep in its wait,
+ * and its chain still runs through @p?
  */
-static bool donation_valid(struct task_struct *p, struct task_ctx *tctx)
+static bool donor_backs(struct task_struct *p, u32 donor_pid)
 {
 	struct task_struct *donor;
 	struct task_ctx *dctx;
 	u32 depth, end = 0;
 	bool on_path = false;
 
+	donor = bpf_task_from_pid(donor_pid);
+	if (!donor)
+		return false;
+	dctx = task_ctx_get(donor);
+	bpf_task_release(donor);
+	if (dctx && chain_goes_on(dctx))
+		end = chain_walk(donor_pid, dctx, &depth, p->pid, &on_path);
+	return end && on_path;
+}
+
+/*
+ * Is @p's donation (if any) still backed by a waiting donor, whose chain
+ * still runs through @p? (An owner in the middle of a chain keeps the
+ * donation while it is blocked, so that it runs on it as soon as it gets
+ * its own lock and becomes the end.) When the donor stops lending or its
+ * budget is used, the runner-up donor, if it still lends, takes over with
+ * a budget of its own.
+ */
+static bool donation_valid(struct task_struct *p, struct task_ctx *tctx)
+{
+	u32 why = STAT_DONATION_END;
+
 	if (!tctx->donor_pid)
 		return false;
 	if (!proxy_enabled) {
-		donation_drop(tctx, STAT_DONATION_END);
+		tctx->alt_pid = 0;
+		tctx->donor_pid = 0;
+		stat_inc(why);
 		return false;
 	}
-	if (tctx->donated_ns >= max_donation_ns) {
-		donation_drop(tctx, STAT_DONATION_EXPIRED);
-		return false;
+	if (tctx->donated_ns < max_donation_ns) {
+		if (donor_backs(p, tctx->donor_pid))
+			return true;
+	} else {
+		why = STAT_DONATION_EXPIRED;
 	}
-	donor = bpf_task_from_pid(tctx->donor_pid);
-	if (!donor) {
-		donation_drop(tctx, STAT_DONATION_END);
-		return false;
+	stat_inc(why);
+
+	if (tctx->alt_pid && tctx->alt_pid != tctx->donor_pid &&
+	    donor_backs(p, tctx->alt_pid)) {
+		tctx->donor_pid = tctx->alt_pid;
+		tctx->donor_cpu = tctx->alt_cpu;
+		tctx->donor_vtime = tctx->alt_vtime;
+		tctx->donation_since = tctx->alt_since;
+		tctx->donated_ns = 0;
+		tctx->alt_pid = 0;
+		stat_inc(STAT_DONOR_HANDOVER);
+		return true;
 	}
-	dctx = task_ctx_get(donor);
-	bpf_task_release(donor);
-	if (dctx && dctx->blocked_on)
-		end = chain_walk(tctx->donor_pid, dctx, &depth, p->pid, &on_path);
-	if (!end || !on_path) {
-		donation_drop(tctx, STAT_DONATION_END);
-		return false;
-	}
-	return true;
+	tctx->alt_pid = 0;
+	tctx->donor_pid = 0;
+	return false;
+}
+
+/* Remember @pid as @octx's runner-up donor if it beats the current one. */
+static void runner_up(struct task_ctx *octx, u32 pid, s32 cpu, u64 vtime,
+		      u64 since)
+{
+	if (octx->alt_pid && octx->alt_pid != pid &&
+	    !vtime_before(vtime, octx->alt_vtime))
+		return;
+	octx->alt_pid = pid;
+	octx->alt_cpu = cpu;
+	octx->alt_vtime = vtime;
+	octx->alt_since = since;
 }
 
 static void lock_stat_donation(u64 key)
@@ -177,17 +225,28 @@ static void donate_one(struct task_struct *owner, struct task_ctx *octx,
 		       struct task_struct *donor, struct task_ctx *dctx,
 		       u64 dvtime)
 {
-	/* Keep a better donation that is still backed by its donor. */
+	s32 cpu = bpf_get_smp_processor_id();
+
+	if (octx->alt_pid == donor->pid)
+		octx->alt_pid = 0;
+	/* a better donation still stands: this donor is the runner-up */
 	if (octx->donor_pid && octx->donor_pid != donor->pid &&
-	    !vtime_before(dvtime, octx->donor_vtime) && donation_valid(owner, octx))
+	    donation_valid(owner, octx) &&
+	    !vtime_before(dvtime, octx->donor_vtime)) {
+		runner_up(octx, donor->pid, cpu, dvtime, dctx->blocked_since);
 		return;
+	}
+	/* the donation it replaces, if it still stands, is the runner-up */
+	if (octx->donor_pid && octx->donor_pid != donor->pid)
+		runner_up(octx, octx->donor_pid, octx->donor_cpu,
+			  octx->donor_vtime, octx->donation_since);
 
 	/* a new episode gets a new donated-time budget */
 	if (octx->donor_pid != donor->pid ||
 	    octx->donation_since != dctx->blocked_since)
 		octx->donated_ns = 0;
 	octx->donor_pid = donor->pid;
-	octx->donor_cpu = bpf_get_smp_processor_id();
+	octx->donor_cpu = cpu;
 	octx->donor_vtime = dvtime;
 	octx->donation_since = dctx->blocked_since;
 }
@@ -239,7 +298,7 @@ static void donate(struct task_struct *donor, struct task_ctx *dctx)
 			return;
 		}
 		depth = i + 1;
-		blocked = octx->blocked_on;
+		blocked = chain_goes_on(octx);
 
 		/*
 		 * Donate only where there is an inversion to fix: the owner's
@@ -278,6 +337,41 @@ static void donate(struct task_struct *donor, struct task_ctx *dctx)
 		stat_inc(STAT_DEPTH_8P);
 	else if (depth >= 1)
 		stat_inc(STAT_DEPTH_1 + depth - 1);
+}
+
+/* Preempt @pid if it is running on the context of @d1 or @d2. */
+static void preempt_if_lent(u32 pid, u32 d1, u32 d2)
+{
+	struct task_struct *owner;
+	struct task_ctx *octx;
+
+	owner = bpf_task_from_pid(pid);
+	if (!owner)
+		return;
+	octx = task_ctx_get(owner);
+	if (octx && octx->running_donor &&
+	    (octx->running_donor == d1 || octx->running_donor == d2) &&
+	    owner->on_cpu)
+		scx_bpf_kick_cpu(scx_bpf_task_cpu(owner), SCX_KICK_PREEMPT);
+	bpf_task_release(owner);
+}
+
+/*
+ * @dctx (pid @pid, still with its edge) stops passing a context down its
+ * chain. Preempt the task that runs on it right now, so that it goes on
+ * with its own (its next ops.enqueue finds the donation invalid and
+ * returns it home): the chain end it gave its own context to, or its
+ * lock's owner if that runs on the context @dctx itself was lent (the
+ * middle of a chain passes its donor's context on).
+ */
+static void donee_preempt(u32 pid, struct task_ctx *dctx)
+{
+	u32 owner_pid = edge_owner(dctx);
+
+	if (dctx->donee_pid && dctx->donee_pid != pid)
+		preempt_if_lent(dctx->donee_pid, pid, dctx->donor_pid);
+	if (owner_pid && owner_pid != pid && owner_pid != dctx->donee_pid)
+		preempt_if_lent(owner_pid, pid, dctx->donor_pid);
 }
 
 /* @p (current) starts waiting for @lock owned by @owner_pid. */
@@ -332,6 +426,7 @@ static __always_inline void edge_begin(struct task_struct *p, struct task_ctx *t
 	tctx->blocked_on = key;
 	tctx->blocked_type = type;
 	tctx->blocked_owner = owner_pid;
+	tctx->woken = false;
 
 	donate(p, tctx);
 }
@@ -353,26 +448,38 @@ static void edge_end(struct task_struct *p, struct task_ctx *tctx)
 				     bpf_ktime_get_ns() - tctx->blocked_since);
 	}
 	bpf_map_delete_elem(&blocked_tasks, &pid);
+
+	/* the donation ends with the wait */
+	donee_preempt(pid, tctx);
+	tctx->donee_pid = 0;
 	tctx->blocked_on = 0;
 	tctx->blocked_type = LOCK_NONE;
 	tctx->blocked_owner = 0;
+	tctx->woken = false;
+}
 
-	/*
-	 * The donation ends with the wait: if the owner that ran on it is
-	 * still running, preempt it so that it goes on with its own context
-	 * (its next enqueue finds the donation invalid and returns it home).
-	 */
-	if (tctx->donee_pid) {
-		struct task_struct *owner = bpf_task_from_pid(tctx->donee_pid);
+/*
+ * ops.runnable of a task with an edge: the donor was woken (the lock was
+ * handed to it or released, or a timeout or signal) and will run by itself.
+ */
+static void donor_woken(struct task_struct *p, struct task_ctx *tctx)
+{
+	tctx->woken = true;
+	stat_inc(STAT_DONOR_WOKEN);
+	donee_preempt(p->pid, tctx);
+}
 
-		tctx->donee_pid = 0;
-		if (owner) {
-			if (owner->on_cpu)
-				scx_bpf_kick_cpu(scx_bpf_task_cpu(owner),
-						 SCX_KICK_PREEMPT);
-			bpf_task_release(owner);
-		}
-	}
+/*
+ * ops.quiescent(SLEEP) of a task with an edge: a woken donor that lost the
+ * race for its lock sleeps again without a new lock hook; lend again.
+ */
+static void donor_sleeps(struct task_struct *p, struct task_ctx *tctx)
+{
+	if (!tctx->woken)
+		return;
+	tctx->woken = false;
+	stat_inc(STAT_REDONATE);
+	donate(p, tctx);
 }
 
 /*
@@ -471,15 +578,19 @@ static bool dispatch_proxy_owner(s32 cpu)
 	return moved;
 }
 
-/* ops.stopping of a donee: charge the run to the donor, not to the donee. */
-static void charge_donor(struct task_ctx *tctx, u64 used)
+/*
+ * ops.stopping of a donee that ran on @donor_pid's context: charge the run
+ * to the donor, not to the donee (even if the donation ended meanwhile: the
+ * run started on it).
+ */
+static void charge_donor(u32 donor_pid, struct task_ctx *tctx, u64 used)
 {
 	struct task_struct *donor;
 	struct task_ctx *dctx;
 
 	tctx->donated_ns += used;
 	stat_add(STAT_DONATED_NS, used);
-	donor = bpf_task_from_pid(tctx->donor_pid);
+	donor = bpf_task_from_pid(donor_pid);
 	if (!donor)
 		return;
 	dctx = task_ctx_get(donor);

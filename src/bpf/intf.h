@@ -64,6 +64,9 @@ enum stat_idx {
 	STAT_DONATIONS_SLEEPING,/* ... owner asleep: kept pending */
 	STAT_DONATION_END,	/* donation found invalid (donor stopped waiting) */
 	STAT_DONATION_EXPIRED,	/* donated-time budget used up */
+	STAT_DONOR_WOKEN,	/* donor woken in its wait: stops lending */
+	STAT_REDONATE,		/* woken donor slept again still blocked: lends again */
+	STAT_DONOR_HANDOVER,	/* runner-up donor took over a donation */
 	STAT_CYCLES,		/* chain walk met a cycle (deadlock) */
 	STAT_DEPTH_CAPPED,	/* chain walk stopped at --max-depth */
 	STAT_PROXY_MIGRATIONS,	/* owner placed on the donor's CPU */

@@ -168,9 +168,17 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 				scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
 				return;
 			}
-			/* no CPU for it: queue it at the donor's place */
-			if (vtime_before(tctx->donor_vtime, vtime))
+			/*
+			 * No CPU for it: queue it at the donor's place. The
+			 * insert overwrites p->scx.dsq_vtime, so keep its own
+			 * for ops.running to restore: the boost must not
+			 * outlive the donation.
+			 */
+			if (vtime_before(tctx->donor_vtime, vtime)) {
+				tctx->saved_vtime = vtime;
+				tctx->vtime_saved = true;
 				vtime = tctx->donor_vtime;
+			}
 		} else {
 			target = return_target(p, tctx);
 			if (target >= 0)
@@ -200,14 +208,22 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 }
 
-/* @p's vtime including the run in progress (charged only at ops.stopping). */
+/*
+ * @p's place in the vtime order now: its own vtime including the run in
+ * progress (charged only at ops.stopping), or the donor's place while it
+ * runs on a donation that is still valid.
+ */
 static u64 task_vtime_now(struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
 	u64 vtime = p->scx.dsq_vtime;
 
-	if (tctx && !tctx->running_donated)
-		vtime += run_time(tctx) * 100 / task_eff_weight(p, tctx);
+	if (!tctx)
+		return vtime;
+	if (!tctx->running_donor)
+		return vtime + run_time(tctx) * 100 / task_eff_weight(p, tctx);
+	if (donation_valid(p, tctx) && vtime_before(tctx->donor_vtime, vtime))
+		vtime = tctx->donor_vtime;
 	return vtime;
 }
 
@@ -266,8 +282,11 @@ void BPF_STRUCT_OPS(proxy_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
 
-	if (tctx)
-		cgrp_add_runnable(tctx, p->scx.weight);
+	if (!tctx)
+		return;
+	cgrp_add_runnable(tctx, p->scx.weight);
+	if (tctx->blocked_on)
+		donor_woken(p, tctx);
 }
 
 void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
@@ -278,11 +297,22 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->last_run_at = bpf_ktime_get_ns();
-	tctx->running_donated = donation_valid(p, tctx);
+	tctx->running_donor = donation_valid(p, tctx) ? tctx->donor_pid : 0;
+	/*
+	 * vtime_now follows tasks taken in vtime order on their own context;
+	 * a donee pulled out of order (its own vtime may be far ahead) would
+	 * drag every sleeper's credit base along with it.
+	 */
 	if (tctx->from_shared) {
 		tctx->from_shared = false;
-		if (vtime_before(vtime_now, p->scx.dsq_vtime))
+		if (!tctx->running_donor &&
+		    vtime_before(vtime_now, p->scx.dsq_vtime))
 			vtime_now = p->scx.dsq_vtime;
+	}
+	/* it was queued at a donor's place: back to its own vtime */
+	if (tctx->vtime_saved) {
+		tctx->vtime_saved = false;
+		p->scx.dsq_vtime = tctx->saved_vtime;
 	}
 	cgc = cgrp_ctx_get(tctx->cgid);
 	if (cgc)
@@ -301,10 +331,10 @@ void BPF_STRUCT_OPS(proxy_stopping, struct task_struct *p, bool runnable)
 	tctx->last_run_at = 0;
 	tctx->eff_weight = task_eff_weight(p, tctx);
 
-	if (tctx->running_donated && tctx->donor_pid) {
+	if (tctx->running_donor) {
 		/* ran on a donor's context: the donor pays */
-		tctx->running_donated = false;
-		charge_donor(tctx, used);
+		charge_donor(tctx->running_donor, tctx, used);
+		tctx->running_donor = 0;
 		return;
 	}
 
@@ -318,8 +348,11 @@ void BPF_STRUCT_OPS(proxy_quiescent, struct task_struct *p, u64 deq_flags)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
 
-	if (tctx)
-		cgrp_sub_runnable(tctx);
+	if (!tctx)
+		return;
+	cgrp_sub_runnable(tctx);
+	if (tctx->blocked_on && (deq_flags & SCX_DEQ_SLEEP))
+		donor_sleeps(p, tctx);
 }
 
 void BPF_STRUCT_OPS(proxy_set_weight, struct task_struct *p, u32 weight)
@@ -363,6 +396,7 @@ void BPF_STRUCT_OPS(proxy_exit_task, struct task_struct *p,
 	edge_end(p, tctx);
 	cgrp_sub_runnable(tctx);
 	tctx->donor_pid = 0;
+	tctx->alt_pid = 0;
 }
 
 s32 BPF_STRUCT_OPS(proxy_cgroup_init, struct cgroup *cgrp,

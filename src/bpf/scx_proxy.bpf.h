@@ -62,6 +62,7 @@ struct task_ctx {
 	u32 blocked_type;	/* enum lock_type */
 	u32 blocked_owner;	/* owner pid when the edge was made */
 	u64 blocked_since;
+	bool woken;		/* woken while blocked: runs by itself, lends nothing */
 
 	/* donation received: this task runs on a donor's context */
 	u32 donor_pid;		/* 0: no donation */
@@ -69,7 +70,13 @@ struct task_ctx {
 	u64 donor_vtime;	/* donor's place in the vtime order */
 	u64 donated_ns;		/* run time used on this donation (budget) */
 	u64 donation_since;	/* donor's blocked_since: identifies the episode */
-	bool running_donated;	/* current run is on donated context */
+	u32 running_donor;	/* current run is on this donor's context (0: own) */
+	u32 alt_pid;		/* runner-up donor: takes over when the donor stops */
+	s32 alt_cpu;
+	u64 alt_vtime;
+	u64 alt_since;
+	bool vtime_saved;	/* queued at the donor's place: own vtime below */
+	u64 saved_vtime;	/* own vtime while queued at the donor's place */
 
 	/* proxy / return migration */
 	bool proxy_migrated;	/* placed away from home for a donation */

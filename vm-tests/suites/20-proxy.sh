@@ -3,16 +3,17 @@
 # scx_proxy --no-proxy and scx_proxy, in this one boot, compared as ratios.
 #
 #   rename      kernel mutex (s_vfs_rename_mutex): donations seen on a mutex,
-#               p99.9 better with donation; the issue's 10x target is reported
+#               p99.9 and max >= 10x better with donation (issue 3's target)
 #   chain2      2-deep glibc mutex chain, nice -20 waiter, nice 19 owners:
-#               depth-2 donations made; the issue's latency target is reported
-#               (measured 0.4x to 980x at p99.9 so far: glibc mutexes are not
-#               fair, and a donated owner can re-take its lock before the
-#               woken waiter runs)
-#   pi          PTHREAD_PRIO_INHERIT mutex: PI edges made, stays attached;
-#               latency reported
+#               p99 <= 3x the critical section and p99.9 >= 10x better
+#               (p99 itself is uncontended in this workload: inversions hit
+#               under 1% of acquisitions, so the 10x is taken at p99.9)
+#   pi          PTHREAD_PRIO_INHERIT mutex: PI edges made, p99.9 >= 2x better
 #   pinned      depth 1 with the owner pinned to the other CPU: donation
-#               without migration, nothing ejected; latency reported
+#               without migration, nothing ejected, p99.9 >= 2x better
+#   donors      two donors for one owner, the better one timing out: the
+#               runner-up takes the donation over
+#   chain       fixtures/chain.py: a 2-deep chain that forms every round
 #   deadlock    a 2-cycle of timed mutex waits: stays attached, walks end
 #   mixed       the base suite's mixed load with donation on: stays attached
 
@@ -46,6 +47,25 @@ for cfg in noproxy proxy; do
 	run pi $cfg --scenario pi-futex --cs-us $cs_us --owner-gap-us $gap_us
 	run pinned $cfg --scenario chain --depth 1 --owner-cpu 1 --cs-us $cs_us --owner-gap-us $gap_us
 done
+
+# two donors for one owner, the better one timing out first: the runner-up
+# takes the donation over (its own instance, so the count is its own)
+if sched_start scx_proxy --stats-json "$out/stats-donors.json"; then
+	if timeout 180 python3 "$(dirname "${BASH_SOURCE[0]}")/../fixtures/donors.py" 5 300 \
+		> "$out/donors.log" 2>&1; then
+		info proxy-donors-fixture "$(cat "$out/donors.log")"
+	else
+		fail proxy-donors-fixture "$(tail -n 2 "$out/donors.log")"
+	fi
+	sched_stop || fail proxy-detach-donors "$(tail -n 3 "$SCHED_LOG")"
+	if jq -e '.metrics.donor_handovers > 0' "$out/stats-donors.json" > /dev/null 2>&1; then
+		pass proxy-donor-handover "$(jq -c '.metrics | {donations, donor_woken, donor_handovers, donation_end}' "$out/stats-donors.json")"
+	else
+		fail proxy-donor-handover "runner-up never took over: $(jq -c '.metrics | {donations, donor_woken, donor_handovers, donation_end}' "$out/stats-donors.json" 2>/dev/null)"
+	fi
+else
+	fail proxy-attach-donors "$(tail -n 3 "$SCHED_LOG")"
+fi
 
 # deadlock cycle and the mixed load, under one instance with donation on
 if sched_start scx_proxy --stats-json "$out/stats-proxy.json"; then
@@ -112,9 +132,9 @@ else
 fi
 if awk -v a="$np999" -v b="$pp999" -v c="$nmax" -v d="$pmax" \
 	'BEGIN { exit !(b > 0 && d > 0 && b * 10 <= a && d * 10 <= c) }'; then
-	info proxy-rename-target "met: both >= 10x ($msg)"
+	pass proxy-rename-10x "p99.9 and max both >= 10x better: $msg"
 else
-	info proxy-rename-target "NOT met: issue 3 wants p99.9 and max >= 10x better; $msg"
+	fail proxy-rename-10x "issue 3 wants p99.9 and max >= 10x better; $msg"
 fi
 
 # futex chain of 2: the tail collapses to a few critical sections
@@ -123,9 +143,9 @@ n999=$(q chain2-noproxy .latency.p999_us); p999=$(q chain2-proxy .latency.p999_u
 msg="p99 ${n99} -> ${p99} us, p99.9 ${n999} -> ${p999} us ($(ratio "$n999" "$p999")x), critical section ${cs_us} us"
 if awk -v a="$n999" -v b="$p999" -v c="$p99" -v cs=$cs_us \
 	'BEGIN { exit !(b > 0 && c <= 3 * cs && b * 10 <= a) }'; then
-	info proxy-futex-chain2-target "met: p99 <= 3x cs, p99.9 >= 10x better ($msg)"
+	pass proxy-futex-chain2-latency "p99 <= 3x cs and p99.9 >= 10x better: $msg"
 else
-	info proxy-futex-chain2-target "NOT met: issue 3 wants p99 <= 3x cs and >= 10x better; $msg"
+	fail proxy-futex-chain2-latency "wanted p99 <= 3x cs and p99.9 >= 10x better; $msg"
 fi
 info proxy-futex-chain2-stats "$(st chain2-proxy '.metrics | {edge_futex, edge_rejected, donations, depth_hist}')"
 if jq -e '.metrics.edge_futex > 0 and .metrics.donations > 0 and .metrics.depth_hist[1] > 0' \
@@ -147,9 +167,16 @@ if jq -e '.metrics.edge_futex > 0 and .metrics.proxy_migrations == 0' "$out/stat
 else
 	fail proxy-pinned-no-migration "$(st pinned-proxy '.metrics | {edge_futex, proxy_migrations}')"
 fi
+# "donation must still help": p99.9 at least 2x better (measured 77x-274x
+# once donors stop lending when woken; the margin is for emulation noise)
 for r in pi pinned; do
 	n999=$(q $r-noproxy .latency.p999_us); p999=$(q $r-proxy .latency.p999_us)
-	info "proxy-$r-latency" "p99 $(q $r-noproxy .latency.p99_us) -> $(q $r-proxy .latency.p99_us) us, p99.9 $n999 -> $p999 us ($(ratio "$n999" "$p999")x)"
+	msg="p99 $(q $r-noproxy .latency.p99_us) -> $(q $r-proxy .latency.p99_us) us, p99.9 $n999 -> $p999 us ($(ratio "$n999" "$p999")x)"
+	if awk -v a="$n999" -v b="$p999" 'BEGIN { exit !(b > 0 && b * 2 <= a) }'; then
+		pass "proxy-$r-helps" "$msg"
+	else
+		fail "proxy-$r-helps" "p99.9 not 2x better with donation; $msg"
+	fi
 done
 
 "$demo" compare "$out"/rename-noproxy.json "$out"/rename-proxy.json "$out"/chain2-noproxy.json \
