@@ -83,9 +83,9 @@ pub struct Metrics {
     pub redonations: u64,
     #[stat(desc = "Runner-up donors that took over when the donor stopped")]
     pub donor_handovers: u64,
-    #[stat(desc = "Chain walks that met a cycle (deadlock)")]
+    #[stat(desc = "Lock waits whose chain walk met a cycle (deadlock)")]
     pub cycles: u64,
-    #[stat(desc = "Chain walks stopped at --max-depth")]
+    #[stat(desc = "Lock waits whose chain walk stopped at --max-depth")]
     pub depth_capped: u64,
     #[stat(desc = "Proxy migrations: owner placed on the donor's CPU")]
     pub proxy_migrations: u64,

@@ -89,7 +89,8 @@ static __always_inline bool chain_goes_on(struct task_ctx *tctx)
  * Returns the end's pid, 0 if there is none (no owner, cycle, too deep, or a
  * task sched_ext does not manage). *depth gets the number of edges walked;
  * *on_path is set if @want is one of the owners met on the way (end
- * included).
+ * included). Used to re-check donations, so it counts nothing: cycles and
+ * capped walks are counted once per lock hook, by donate().
  */
 static u32 chain_walk(u32 start_pid, struct task_ctx *start, u32 *depth,
 		      u32 want, bool *on_path)
@@ -104,17 +105,13 @@ static u32 chain_walk(u32 start_pid, struct task_ctx *start, u32 *depth,
 		struct task_ctx *octx;
 		u32 owner_pid;
 
-		if (i >= max_chain_depth) {
-			stat_inc(STAT_DEPTH_CAPPED);
+		if (i >= max_chain_depth)
 			return 0;
-		}
 		owner_pid = edge_owner(cur);
 		if (!owner_pid)
 			return 0;
-		if (owner_pid == start_pid) {
-			stat_inc(STAT_CYCLES);
+		if (owner_pid == start_pid)
 			return 0;
-		}
 		if (owner_pid == want)
 			*on_path = true;
 		owner = bpf_task_from_pid(owner_pid);

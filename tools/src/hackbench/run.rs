@@ -203,6 +203,11 @@ fn start_all(n: usize, ready_r: &OwnedFd, wake_w: &OwnedFd) -> Result<Instant> {
     Ok(start)
 }
 
+/// The value of `r`, or `None` after keeping its error in `slot`.
+fn ok_or_keep<T>(r: Result<T>, slot: &mut Option<anyhow::Error>) -> Option<T> {
+    r.map_err(|e| *slot = Some(e)).ok()
+}
+
 type Joined = std::thread::JoinHandle<io::Result<Option<SchedStats>>>;
 
 fn run_threads(
@@ -219,12 +224,8 @@ fn run_threads(
     'groups: for _ in 0..cfg.groups {
         let mut outs = Vec::with_capacity(cfg.fds);
         for _ in 0..cfg.fds {
-            let (r, w) = match channel(cfg.ipc) {
-                Ok(p) => p,
-                Err(e) => {
-                    spawn_err = Some(e);
-                    break 'groups;
-                }
+            let Some((r, w)) = ok_or_keep(channel(cfg.ipc), &mut spawn_err) else {
+                break 'groups;
             };
             outs.push(w);
             let h = std::thread::Builder::new()
@@ -347,12 +348,8 @@ fn run_processes(
     'groups: for _ in 0..cfg.groups {
         let mut outs = Vec::with_capacity(cfg.fds);
         for _ in 0..cfg.fds {
-            let (r, w) = match channel(cfg.ipc) {
-                Ok(p) => p,
-                Err(e) => {
-                    err = Some(e);
-                    break 'groups;
-                }
+            let Some((r, w)) = ok_or_keep(channel(cfg.ipc), &mut err) else {
+                break 'groups;
             };
             let (rr, wraw) = (r.as_raw_fd(), w.as_raw_fd());
             match fork_worker(sw, || {
