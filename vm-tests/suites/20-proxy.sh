@@ -5,9 +5,7 @@
 #   rename      kernel mutex (s_vfs_rename_mutex): donations seen on a mutex,
 #               p99.9 and max >= 10x better with donation (issue 3's target)
 #   chain2      2-deep glibc mutex chain, nice -20 waiter, nice 19 owners:
-#               p99 <= 3x the critical section and p99.9 >= 10x better
-#               (p99 itself is uncontended in this workload: inversions hit
-#               under 1% of acquisitions, so the 10x is taken at p99.9)
+#               p99 <= 3x the critical section and p99 >= 10x better
 #   pi          PTHREAD_PRIO_INHERIT mutex: PI edges made, p99.9 >= 2x better
 #   pinned      depth 1 with the owner pinned to the other CPU: donation
 #               without migration, nothing ejected, p99.9 >= 2x better
@@ -23,6 +21,10 @@ mkdir -p "$out"
 secs=${PROXY_SECONDS:-12}
 cs_us=${PROXY_CS_US:-5000}
 gap_us=${PROXY_OWNER_GAP_US:-100}
+# the chain2 waiter sleeps 30 ms between acquisitions: with the demo's
+# default 0.5 ms most acquisitions are uncontended and the inversions (under
+# 1% of them) only show at p99.9; the issue's target is about p99
+chain_think_us=${PROXY_CHAIN_THINK_US:-30000}
 
 # run SCENARIO CONFIG DEMO-ARGS...: one run under its own scheduler instance
 # (CONFIG noproxy or proxy), so that each run's statistics are its own.
@@ -43,7 +45,8 @@ run() {
 
 for cfg in noproxy proxy; do
 	run rename $cfg --scenario rename
-	run chain2 $cfg --scenario chain --depth 2 --cs-us $cs_us --owner-gap-us $gap_us
+	run chain2 $cfg --scenario chain --depth 2 --cs-us $cs_us --owner-gap-us $gap_us \
+		--think-us $chain_think_us
 	run pi $cfg --scenario pi-futex --cs-us $cs_us --owner-gap-us $gap_us
 	run pinned $cfg --scenario chain --depth 1 --owner-cpu 1 --cs-us $cs_us --owner-gap-us $gap_us
 done
@@ -146,12 +149,12 @@ fi
 # futex chain of 2: the tail collapses to a few critical sections
 n99=$(q chain2-noproxy .latency.p99_us); p99=$(q chain2-proxy .latency.p99_us)
 n999=$(q chain2-noproxy .latency.p999_us); p999=$(q chain2-proxy .latency.p999_us)
-msg="p99 ${n99} -> ${p99} us, p99.9 ${n999} -> ${p999} us ($(ratio "$n999" "$p999")x), critical section ${cs_us} us"
-if awk -v a="$n999" -v b="$p999" -v c="$p99" -v cs=$cs_us \
-	'BEGIN { exit !(b > 0 && c <= 3 * cs && b * 10 <= a) }'; then
-	pass proxy-futex-chain2-latency "p99 <= 3x cs and p99.9 >= 10x better: $msg"
+msg="p99 ${n99} -> ${p99} us ($(ratio "$n99" "$p99")x), p99.9 ${n999} -> ${p999} us, critical section ${cs_us} us"
+if awk -v a="$n99" -v b="$p99" -v cs=$cs_us \
+	'BEGIN { exit !(b > 0 && b <= 3 * cs && b * 10 <= a) }'; then
+	pass proxy-futex-chain2-latency "p99 <= 3x cs and >= 10x better: $msg"
 else
-	fail proxy-futex-chain2-latency "wanted p99 <= 3x cs and p99.9 >= 10x better; $msg"
+	fail proxy-futex-chain2-latency "wanted p99 <= 3x cs and >= 10x better; $msg"
 fi
 info proxy-futex-chain2-stats "$(st chain2-proxy '.metrics | {edge_futex, edge_rejected, donations, depth_hist}')"
 if jq -e '.metrics.edge_futex > 0 and .metrics.donations > 0 and .metrics.depth_hist[1] > 0' \
