@@ -28,9 +28,8 @@ use crate::stats::{CgroupMetrics, Metrics};
 static LIBBPF_LOG: Mutex<String> = Mutex::new(String::new());
 static LIBBPF_VERBOSE: AtomicBool = AtomicBool::new(false);
 
-fn libbpf_print(level: PrintLevel, msg: String) {
+fn libbpf_print(_level: PrintLevel, msg: String) {
     // Everything is kept for the verifier log tail; -v also shows it live.
-    let _ = level;
     if LIBBPF_VERBOSE.load(Ordering::Relaxed) {
         eprint!("{msg}");
     }

@@ -164,49 +164,38 @@ static bool donation_valid(struct task_struct *p, struct task_ctx *tctx)
 {
 	u32 why = STAT_DONATION_END;
 
-	if (!tctx->donor_pid)
+	if (!tctx->donor.pid)
 		return false;
-	if (!proxy_enabled) {
-		tctx->alt_pid = 0;
-		tctx->donor_pid = 0;
-		stat_inc(why);
-		return false;
-	}
-	if (tctx->donated_ns < max_donation_ns) {
-		if (donor_backs(p, tctx->donor_pid))
-			return true;
-	} else {
-		why = STAT_DONATION_EXPIRED;
+	if (proxy_enabled) {
+		if (tctx->donated_ns < max_donation_ns) {
+			if (donor_backs(p, tctx->donor.pid))
+				return true;
+		} else {
+			why = STAT_DONATION_EXPIRED;
+		}
 	}
 	stat_inc(why);
 
-	if (tctx->alt_pid && tctx->alt_pid != tctx->donor_pid &&
-	    donor_backs(p, tctx->alt_pid)) {
-		tctx->donor_pid = tctx->alt_pid;
-		tctx->donor_cpu = tctx->alt_cpu;
-		tctx->donor_vtime = tctx->alt_vtime;
-		tctx->donation_since = tctx->alt_since;
+	if (proxy_enabled && tctx->alt.pid && tctx->alt.pid != tctx->donor.pid &&
+	    donor_backs(p, tctx->alt.pid)) {
+		tctx->donor = tctx->alt;
 		tctx->donated_ns = 0;
-		tctx->alt_pid = 0;
+		tctx->alt.pid = 0;
 		stat_inc(STAT_DONOR_HANDOVER);
 		return true;
 	}
-	tctx->alt_pid = 0;
-	tctx->donor_pid = 0;
+	tctx->alt.pid = 0;
+	tctx->donor.pid = 0;
 	return false;
 }
 
-/* Remember @pid as @octx's runner-up donor if it beats the current one. */
-static void runner_up(struct task_ctx *octx, u32 pid, s32 cpu, u64 vtime,
-		      u64 since)
+/* Remember @d as @octx's runner-up donation if it beats the current one. */
+static void runner_up(struct task_ctx *octx, const struct donation *d)
 {
-	if (octx->alt_pid && octx->alt_pid != pid &&
-	    !vtime_before(vtime, octx->alt_vtime))
+	if (octx->alt.pid && octx->alt.pid != d->pid &&
+	    !vtime_before(d->vtime, octx->alt.vtime))
 		return;
-	octx->alt_pid = pid;
-	octx->alt_cpu = cpu;
-	octx->alt_vtime = vtime;
-	octx->alt_since = since;
+	octx->alt = *d;
 }
 
 static void lock_stat_donation(u64 key)
@@ -222,30 +211,30 @@ static void donate_one(struct task_struct *owner, struct task_ctx *octx,
 		       struct task_struct *donor, struct task_ctx *dctx,
 		       u64 dvtime)
 {
-	s32 cpu = bpf_get_smp_processor_id();
+	struct donation d = {
+		.pid = donor->pid,
+		.cpu = bpf_get_smp_processor_id(),
+		.vtime = dvtime,
+		.since = dctx->blocked_since,
+	};
 
-	if (octx->alt_pid == donor->pid)
-		octx->alt_pid = 0;
+	if (octx->alt.pid == d.pid)
+		octx->alt.pid = 0;
 	/* a better donation still stands: this donor is the runner-up */
-	if (octx->donor_pid && octx->donor_pid != donor->pid &&
+	if (octx->donor.pid && octx->donor.pid != d.pid &&
 	    donation_valid(owner, octx) &&
-	    !vtime_before(dvtime, octx->donor_vtime)) {
-		runner_up(octx, donor->pid, cpu, dvtime, dctx->blocked_since);
+	    !vtime_before(d.vtime, octx->donor.vtime)) {
+		runner_up(octx, &d);
 		return;
 	}
 	/* the donation it replaces, if it still stands, is the runner-up */
-	if (octx->donor_pid && octx->donor_pid != donor->pid)
-		runner_up(octx, octx->donor_pid, octx->donor_cpu,
-			  octx->donor_vtime, octx->donation_since);
+	if (octx->donor.pid && octx->donor.pid != d.pid)
+		runner_up(octx, &octx->donor);
 
 	/* a new episode gets a new donated-time budget */
-	if (octx->donor_pid != donor->pid ||
-	    octx->donation_since != dctx->blocked_since)
+	if (octx->donor.pid != d.pid || octx->donor.since != d.since)
 		octx->donated_ns = 0;
-	octx->donor_pid = donor->pid;
-	octx->donor_cpu = cpu;
-	octx->donor_vtime = dvtime;
-	octx->donation_since = dctx->blocked_since;
+	octx->donor = d;
 }
 
 /*
@@ -269,8 +258,8 @@ static void donate(struct task_struct *donor, struct task_ctx *dctx)
 
 	/* A donor that itself runs on donated context passes that on. */
 	dvtime = donor->scx.dsq_vtime;
-	if (dctx->donor_pid && vtime_before(dctx->donor_vtime, dvtime))
-		dvtime = dctx->donor_vtime;
+	if (dctx->donor.pid && vtime_before(dctx->donor.vtime, dvtime))
+		dvtime = dctx->donor.vtime;
 
 	bpf_for(i, 0, MAX_CHAIN_DEPTH) {
 		bool blocked;
@@ -366,9 +355,9 @@ static void donee_preempt(u32 pid, struct task_ctx *dctx)
 	u32 owner_pid = edge_owner(dctx);
 
 	if (dctx->donee_pid && dctx->donee_pid != pid)
-		preempt_if_lent(dctx->donee_pid, pid, dctx->donor_pid);
+		preempt_if_lent(dctx->donee_pid, pid, dctx->donor.pid);
 	if (owner_pid && owner_pid != pid && owner_pid != dctx->donee_pid)
-		preempt_if_lent(owner_pid, pid, dctx->donor_pid);
+		preempt_if_lent(owner_pid, pid, dctx->donor.pid);
 }
 
 /* @p (current) starts waiting for @lock owned by @owner_pid. */
@@ -487,7 +476,7 @@ static void donor_sleeps(struct task_struct *p, struct task_ctx *tctx)
 static s32 proxy_target(struct task_struct *p, struct task_ctx *tctx)
 {
 	s32 cur = scx_bpf_task_cpu(p);
-	s32 target = tctx->donor_cpu;
+	s32 target = tctx->donor.cpu;
 
 	if (cpu_donation && target != cur && task_allowed_on(p, target)) {
 		if (!tctx->proxy_migrated) {

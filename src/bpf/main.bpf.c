@@ -174,10 +174,10 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 			 * for ops.running to restore: the boost must not
 			 * outlive the donation.
 			 */
-			if (vtime_before(tctx->donor_vtime, vtime)) {
+			if (vtime_before(tctx->donor.vtime, vtime)) {
 				tctx->saved_vtime = vtime;
 				tctx->vtime_saved = true;
-				vtime = tctx->donor_vtime;
+				vtime = tctx->donor.vtime;
 			}
 		} else {
 			target = return_target(p, tctx);
@@ -222,8 +222,8 @@ static u64 task_vtime_now(struct task_struct *p)
 		return vtime;
 	if (!tctx->running_donor)
 		return vtime + run_time(tctx) * 100 / task_eff_weight(p, tctx);
-	if (donation_valid(p, tctx) && vtime_before(tctx->donor_vtime, vtime))
-		vtime = tctx->donor_vtime;
+	if (donation_valid(p, tctx) && vtime_before(tctx->donor.vtime, vtime))
+		vtime = tctx->donor.vtime;
 	return vtime;
 }
 
@@ -297,7 +297,7 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 	if (!tctx)
 		return;
 	tctx->last_run_at = bpf_ktime_get_ns();
-	tctx->running_donor = donation_valid(p, tctx) ? tctx->donor_pid : 0;
+	tctx->running_donor = donation_valid(p, tctx) ? tctx->donor.pid : 0;
 	/*
 	 * vtime_now follows tasks taken in vtime order on their own context;
 	 * a donee pulled out of order (its own vtime may be far ahead) would
@@ -395,8 +395,8 @@ void BPF_STRUCT_OPS(proxy_exit_task, struct task_struct *p,
 	/* a donor that exits takes its edge along; donees see it gone */
 	edge_end(p, tctx);
 	cgrp_sub_runnable(tctx);
-	tctx->donor_pid = 0;
-	tctx->alt_pid = 0;
+	tctx->donor.pid = 0;
+	tctx->alt.pid = 0;
 }
 
 s32 BPF_STRUCT_OPS(proxy_cgroup_init, struct cgroup *cgrp,

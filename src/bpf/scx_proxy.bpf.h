@@ -49,6 +49,14 @@ u64 max_donation_ns = 100000000ULL;	/* --max-donation-us */
 
 #define CGROUP_ROOT_ID	1
 
+/* A donor's scheduling context as lent to one donee. */
+struct donation {
+	u32 pid;		/* the donor; 0: none */
+	s32 cpu;		/* where the donor was running */
+	u64 vtime;		/* the donor's place in the vtime order */
+	u64 since;		/* the donor's blocked_since: identifies the episode */
+};
+
 /* Per-task context. */
 struct task_ctx {
 	u64 cgid;		/* cgroup the task's time is charged to */
@@ -65,16 +73,10 @@ struct task_ctx {
 	bool woken;		/* woken while blocked: runs by itself, lends nothing */
 
 	/* donation received: this task runs on a donor's context */
-	u32 donor_pid;		/* 0: no donation */
-	s32 donor_cpu;		/* where the donor was running */
-	u64 donor_vtime;	/* donor's place in the vtime order */
+	struct donation donor;	/* the donation it runs on (donor.pid 0: none) */
+	struct donation alt;	/* runner-up: takes over when the donor stops */
 	u64 donated_ns;		/* run time used on this donation (budget) */
-	u64 donation_since;	/* donor's blocked_since: identifies the episode */
 	u32 running_donor;	/* current run is on this donor's context (0: own) */
-	u32 alt_pid;		/* runner-up donor: takes over when the donor stops */
-	s32 alt_cpu;
-	u64 alt_vtime;
-	u64 alt_since;
 	bool vtime_saved;	/* queued at the donor's place: own vtime below */
 	u64 saved_vtime;	/* own vtime while queued at the donor's place */
 
