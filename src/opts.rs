@@ -38,6 +38,14 @@ pub struct Opts {
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub slice_lag: u64,
 
+    /// Wait bound in milliseconds: a task that has been runnable this long
+    /// without running is moved ahead of the vtime order (oldest first), so
+    /// that no weights, however extreme, and no real-time load make a task
+    /// wait for seconds. Weights hold as long as the lightest task's turn
+    /// comes within this bound.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(20..=5000))]
+    pub wait_bound_ms: u64,
+
     /// Turn proxy execution off: no donation at all (baseline for A/B runs).
     /// Blocked-on edges are still tracked and reported.
     #[arg(long)]

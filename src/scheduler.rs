@@ -87,6 +87,8 @@ impl<'a> Scheduler<'a> {
         let rodata = skel.maps.rodata_data.as_mut().context("no rodata")?;
         rodata.slice_ns = opts.slice_us * 1000;
         rodata.slice_lag_ns = opts.slice_us * 1000 * opts.slice_lag;
+        rodata.wait_bound_ns = opts.wait_bound_ms * 1_000_000;
+        rodata.rescue_slice_ns = (opts.slice_us * 1000 / 4).max(100_000);
         rodata.nr_llcs = nr_llcs as u32;
         rodata.nr_cpu_ids_ = nr_cpus as u32;
         // LLC index per CPU: the n-th LLC of the topology gets DSQ n.
@@ -124,11 +126,12 @@ impl<'a> Scheduler<'a> {
         let stats_server = StatsServer::new(crate::stats::server_data()).launch()?;
 
         info!(
-            "scx_proxy attached in {:.2}s: {} CPUs, {} LLC(s), slice {} us, proxy {}, cpu donation {}, kernel locks {}, futexes {}, max depth {}",
+            "scx_proxy attached in {:.2}s: {} CPUs, {} LLC(s), slice {} us, wait bound {} ms, proxy {}, cpu donation {}, kernel locks {}, futexes {}, max depth {}",
             load_time.as_secs_f64(),
             nr_cpus,
             nr_llcs,
             opts.slice_us,
+            opts.wait_bound_ms,
             if opts.no_proxy { "off" } else { "on" },
             if opts.no_cpu_donation { "off" } else { "on" },
             if opts.no_kernel_locks { "off" } else { "on" },
@@ -146,15 +149,19 @@ impl<'a> Scheduler<'a> {
         })
     }
 
+    /// The per-CPU counters, summed over CPUs (maxima for the slots that
+    /// hold a maximum).
     fn read_counters(&self) -> Vec<u64> {
         let n = bpf_intf::stat_idx_NR_PROXY_STATS as usize;
         let mut sums = vec![0u64; n];
         for (i, sum) in sums.iter_mut().enumerate() {
             let key = (i as u32).to_ne_bytes();
+            let is_max = i == bpf_intf::stat_idx_STAT_MAX_WAIT_NS as usize;
             if let Ok(Some(vals)) = self.skel.maps.stats.lookup_percpu(&key, MapFlags::ANY) {
                 for v in vals {
                     if v.len() >= 8 {
-                        *sum += u64::from_ne_bytes(v[..8].try_into().unwrap());
+                        let v = u64::from_ne_bytes(v[..8].try_into().unwrap());
+                        *sum = if is_max { (*sum).max(v) } else { *sum + v };
                     }
                 }
             }
@@ -189,6 +196,11 @@ impl<'a> Scheduler<'a> {
             dispatch: g(stat_idx_STAT_DISPATCH),
             steal: g(stat_idx_STAT_STEAL),
             keep_running: g(stat_idx_STAT_KEEP_RUNNING),
+            rescued: g(stat_idx_STAT_RESCUED),
+            cpu_release: g(stat_idx_STAT_CPU_RELEASE),
+            reenq: g(stat_idx_STAT_REENQ),
+            max_wait_us: g(stat_idx_STAT_MAX_WAIT_NS) / 1000,
+            cgroup_table_full: g(stat_idx_STAT_CGROUP_TABLE_FULL),
             edge_mutex: g(stat_idx_STAT_EDGE_MUTEX),
             edge_rwsem: g(stat_idx_STAT_EDGE_RWSEM),
             edge_futex: g(stat_idx_STAT_EDGE_FUTEX),
@@ -196,12 +208,16 @@ impl<'a> Scheduler<'a> {
             edge_rejected: g(stat_idx_STAT_EDGE_REJECTED),
             edge_no_owner: g(stat_idx_STAT_EDGE_NO_OWNER),
             edge_table_full: g(stat_idx_STAT_EDGE_TABLE_FULL),
+            edge_foreign: g(stat_idx_STAT_EDGE_FOREIGN),
+            edge_nested: g(stat_idx_STAT_EDGE_NESTED),
+            owner_released: g(stat_idx_STAT_OWNER_RELEASED),
             donations: g(stat_idx_STAT_DONATIONS),
             donations_queued: g(stat_idx_STAT_DONATIONS_QUEUED),
             donations_running: g(stat_idx_STAT_DONATIONS_RUNNING),
             donations_sleeping: g(stat_idx_STAT_DONATIONS_SLEEPING),
             donation_end: g(stat_idx_STAT_DONATION_END),
             donation_expired: g(stat_idx_STAT_DONATION_EXPIRED),
+            donation_tick_end: g(stat_idx_STAT_DONATION_TICK_END),
             donor_woken: g(stat_idx_STAT_DONOR_WOKEN),
             redonations: g(stat_idx_STAT_REDONATE),
             donor_handovers: g(stat_idx_STAT_DONOR_HANDOVER),

@@ -49,8 +49,18 @@ pub struct Metrics {
     pub dispatch: u64,
     #[stat(desc = "... of which stolen from another LLC")]
     pub steal: u64,
-    #[stat(desc = "Previous task kept running (nothing else queued)")]
+    #[stat(desc = "Previous task kept running (first in vtime order, or nothing else queued)")]
     pub keep_running: u64,
+    #[stat(desc = "Tasks moved to a rescue DSQ: runnable past the wait bound")]
+    pub rescued: u64,
+    #[stat(desc = "CPUs taken by a higher class (RT/DL): local DSQ re-enqueued")]
+    pub cpu_release: u64,
+    #[stat(desc = "Tasks re-enqueued from a local DSQ a higher class took")]
+    pub reenq: u64,
+    #[stat(desc = "Longest runnable wait seen, microseconds (a maximum, not a count)")]
+    pub max_wait_us: u64,
+    #[stat(desc = "Cgroups not tracked: table full (their tasks weighed alone)")]
+    pub cgroup_table_full: u64,
     #[stat(desc = "Blocked-on edges: kernel mutexes")]
     pub edge_mutex: u64,
     #[stat(desc = "Blocked-on edges: rwsems")]
@@ -65,6 +75,12 @@ pub struct Metrics {
     pub edge_no_owner: u64,
     #[stat(desc = "Edges not indexed: table full")]
     pub edge_table_full: u64,
+    #[stat(desc = "Futex owners refused: another user's task, or a private futex of another process")]
+    pub edge_foreign: u64,
+    #[stat(desc = "Kernel locks met inside a futex wait (futex edge kept)")]
+    pub edge_nested: u64,
+    #[stat(desc = "Futex owners that released the lock (their edges ended)")]
+    pub owner_released: u64,
     #[stat(desc = "Donations made")]
     pub donations: u64,
     #[stat(desc = "... to an owner waiting in a DSQ")]
@@ -77,6 +93,8 @@ pub struct Metrics {
     pub donation_end: u64,
     #[stat(desc = "Donations that used up their time budget")]
     pub donation_expired: u64,
+    #[stat(desc = "Running donees preempted at a tick: their donation had ended")]
+    pub donation_tick_end: u64,
     #[stat(desc = "Donors woken in their wait (stop lending, donee preempted)")]
     pub donor_woken: u64,
     #[stat(desc = "Woken donors that slept again still blocked and lent again")]
@@ -124,6 +142,10 @@ impl Metrics {
             dispatch,
             steal,
             keep_running,
+            rescued,
+            cpu_release,
+            reenq,
+            cgroup_table_full,
             edge_mutex,
             edge_rwsem,
             edge_futex,
@@ -131,12 +153,16 @@ impl Metrics {
             edge_rejected,
             edge_no_owner,
             edge_table_full,
+            edge_foreign,
+            edge_nested,
+            owner_released,
             donations,
             donations_queued,
             donations_running,
             donations_sleeping,
             donation_end,
             donation_expired,
+            donation_tick_end,
             donor_woken,
             redonations,
             donor_handovers,
@@ -166,12 +192,18 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} no-owner {} live {}) | donations {} (queued {} running {} sleeping {}) end {} expired {} | donor woken {} re-lent {} handover {}",
+            "  wait bound: rescued {} | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {}",
+            self.rescued, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full
+        )?;
+        writeln!(
+            w,
+            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} foreign {} nested {} no-owner {} released {} live {}) | donations {} (queued {} running {} sleeping {}) end {} expired {} tick-end {} | donor woken {} re-lent {} handover {}",
             self.edge_mutex, self.edge_rwsem, self.edge_futex, self.edge_pi_futex,
-            self.edge_rejected, self.edge_no_owner, self.blocked_now, self.donations,
+            self.edge_rejected, self.edge_foreign, self.edge_nested, self.edge_no_owner,
+            self.owner_released, self.blocked_now, self.donations,
             self.donations_queued, self.donations_running, self.donations_sleeping,
-            self.donation_end, self.donation_expired, self.donor_woken, self.redonations,
-            self.donor_handovers
+            self.donation_end, self.donation_expired, self.donation_tick_end,
+            self.donor_woken, self.redonations, self.donor_handovers
         )?;
         writeln!(
             w,

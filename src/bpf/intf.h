@@ -26,7 +26,12 @@ enum consts {
 	MAX_LOCKS		= 4096,	/* per-lock report entries */
 	TASK_COMM_LEN_		= 16,
 	NSEC_PER_USEC_		= 1000,
+	MAX_RESCUE_SCAN		= 1024,	/* queued tasks one rescue scan looks at */
+	MAX_RESCUE_MOVES	= 64,	/* tasks one rescue scan may move */
 };
+
+/* DSQ ids: LLC n's vtime DSQ is n, its rescue DSQ RESCUE_DSQ_BASE + n. */
+#define RESCUE_DSQ_BASE	0x10000
 
 /* Lock families a blocked-on edge can come from. */
 enum lock_type {
@@ -49,6 +54,11 @@ enum stat_idx {
 	STAT_DISPATCH,		/* tasks moved from a shared DSQ to a CPU */
 	STAT_STEAL,		/* ... of which from another LLC's DSQ */
 	STAT_KEEP_RUNNING,	/* prev kept running: nothing else queued */
+	STAT_RESCUED,		/* moved to a rescue DSQ: waited past the bound */
+	STAT_CPU_RELEASE,	/* a higher class took a CPU: its local DSQ re-enqueued */
+	STAT_REENQ,		/* ... tasks that came back through ops.enqueue */
+	STAT_MAX_WAIT_NS,	/* longest runnable wait seen (maximum, not a sum) */
+	STAT_CGROUP_TABLE_FULL,	/* cgroup map full: its tasks weighed alone */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,
@@ -57,6 +67,9 @@ enum stat_idx {
 	STAT_EDGE_REJECTED,	/* futex word did not look like a locked mutex */
 	STAT_EDGE_NO_OWNER,	/* owner gone between the failed attempt and the hook */
 	STAT_EDGE_TABLE_FULL,	/* blocked map full: edge not tracked */
+	STAT_EDGE_FOREIGN,	/* owner of another user, not the waiter's to lend to */
+	STAT_EDGE_NESTED,	/* kernel lock met inside a futex wait: futex edge kept */
+	STAT_OWNER_RELEASED,	/* futex owner released the lock: its edges end */
 	/* donation */
 	STAT_DONATIONS,		/* a donor's context given to a chain end */
 	STAT_DONATIONS_QUEUED,	/* ... applied to an owner waiting in a DSQ */
@@ -64,6 +77,7 @@ enum stat_idx {
 	STAT_DONATIONS_SLEEPING,/* ... owner asleep: kept pending */
 	STAT_DONATION_END,	/* donation found invalid (donor stopped waiting) */
 	STAT_DONATION_EXPIRED,	/* donated-time budget used up */
+	STAT_DONATION_TICK_END,	/* running donee preempted: its donation ended */
 	STAT_DONOR_WOKEN,	/* donor woken in its wait: stops lending */
 	STAT_REDONATE,		/* woken donor slept again still blocked: lends again */
 	STAT_DONOR_HANDOVER,	/* runner-up donor took over a donation */
@@ -94,7 +108,7 @@ struct cgrp_ctx {
 	u64 nr_dispatches;	/* times one of its tasks started running */
 };
 
-/* Per-lock report entry, keyed by lock address (kernel or user virtual). */
+/* Per-lock report entry, keyed by struct lock_id (address, process, type). */
 struct lock_stat {
 	u64 addr;
 	u32 type;		/* enum lock_type */

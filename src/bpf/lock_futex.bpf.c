@@ -11,32 +11,50 @@
  *    (FUTEX_WAIT/FUTEX_WAIT_BITSET on the mutex's __lock word): the owner is
  *    __owner at offset 8 of pthread_mutex_t. The edge is made only when the
  *    wait looks like glibc's lock slow path: expected value 2 and word 2
- *    ("locked, with waiters"), __kind at offset 16 a mutex kind, and __owner
- *    a live thread other than the waiter, of the waiter's process unless the
- *    mutex is process-shared (PTHREAD_MUTEX_PSHARED_BIT in __kind).
+ *    ("locked, with waiters"), __kind at offset 16 a mutex kind.
  * Not covered: futex_waitv, futex2 futex_wait(), rwlocks, semaphores,
  * condition variables and other futex words (they fail the checks above).
+ *
+ * Which owners are accepted (the same rule for both kinds):
+ *  - The TID is resolved in the waiter's pid namespace (bpf_task_from_vpid,
+ *    so futex donation works inside containers; on a kernel without it,
+ *    only waiters in the initial pid namespace make futex edges).
+ *  - The owner is a live thread other than the waiter, and sched_ext runs
+ *    it (not a PI-boosted or RT task).
+ *  - Same process as the waiter; or, for a process-shared futex (the wait
+ *    without FUTEX_PRIVATE_FLAG, and for glibc mutexes the PSHARED bit in
+ *    __kind), a process of the same effective uid, or any process if the
+ *    waiter's euid is 0. Anything else is refused (STAT_EDGE_FOREIGN): a
+ *    user cannot forge a lock word to make another user's waiter donate to
+ *    them, or to pull another user's task onto a CPU of their choosing.
  *
  * Invariants:
  *  - An edge lives from the waiting syscall's entry to its exit, whatever
  *    the exit (woken, EAGAIN, timeout, signal); a new wait makes a new edge.
- *  - The owner TID is read at wait time; glibc writes __owner after taking
- *    the lock, so it may be stale: donation_valid() and the donated-time
- *    budget bound what a wrong edge can cost.
- *  - Lock keys mix the waiter's tgid into the user address: the same
- *    address in two processes is two locks.
+ *  - The owner is tracked in futex_owners (blocked_on.bpf.c): set by each
+ *    waiter from the lock word, ended by the owner's own FUTEX_WAKE /
+ *    FUTEX_WAKE_BITSET / FUTEX_UNLOCK_PI on the word, handed to a waiter
+ *    whose wait returned 0.
+ *  - Lock ids are (user address, waiter's tgid, type): the same address in
+ *    two processes is two locks, and no two locks share an id.
  */
 
 #define FUTEX_WAIT		0
+#define FUTEX_WAKE		1
 #define FUTEX_LOCK_PI		6
+#define FUTEX_UNLOCK_PI		7
 #define FUTEX_WAIT_BITSET	9
+#define FUTEX_WAKE_BITSET	10
 #define FUTEX_LOCK_PI2		13
+#define FUTEX_PRIVATE_FLAG	128
 #define FUTEX_CMD_MASK		127
 #define FUTEX_TID_MASK		0x3fffffffU
 
 #define PTHREAD_MUTEX_KIND_MASK	0x7f
 #define PTHREAD_MUTEX_PSHARED	128
 #define PTHREAD_MUTEX_ELISION	(256 | 512)
+
+struct task_struct *bpf_task_from_vpid(s32 vpid) __ksym __weak;
 
 struct glibc_mutex_head {
 	u32 lock;	/* __lock: 0 free, 1 locked, 2 locked with waiters */
@@ -46,35 +64,87 @@ struct glibc_mutex_head {
 	u32 kind;	/* __kind */
 };
 
-static u64 futex_key(struct task_struct *p, u64 uaddr)
+/* The thread @tid names in @p's pid namespace, with a reference; or NULL. */
+static struct task_struct *task_from_tid(struct task_struct *p, u32 tid)
 {
-	return uaddr ^ ((u64)p->tgid << 40);
+	if (!tid)
+		return NULL;
+	if (bpf_ksym_exists(bpf_task_from_vpid))
+		return bpf_task_from_vpid(tid);
+	/* no vpid look-up: only the initial namespace's TIDs are global */
+	if (BPF_CORE_READ(p, thread_pid, level) != 0)
+		return NULL;
+	return bpf_task_from_pid(tid);
 }
 
-/* The owner TID of a glibc mutex the current task waits for, or 0. */
-static u32 glibc_mutex_owner(struct task_struct *p, u64 uaddr, u32 val)
+/* May waiter @p lend to @owner, across processes only if @shared? */
+static bool owner_acceptable(struct task_struct *p, struct task_struct *owner,
+			     bool shared)
+{
+	u32 euid, oeuid;
+
+	if (owner->tgid == p->tgid)
+		return true;
+	if (!shared)
+		return false;
+	euid = BPF_CORE_READ(p, cred, euid.val);
+	oeuid = BPF_CORE_READ(owner, cred, euid.val);
+	return euid == 0 || euid == oeuid;
+}
+
+/*
+ * The owner of the futex lock at @uaddr that current @p is about to wait
+ * for, as a task_ref (0 if the wait does not look like a lock wait, or the
+ * owner is not acceptable). *cross gets whether it is in another process,
+ * *gen its unlock_gen.
+ */
+static task_ref futex_lock_owner(struct task_struct *p, struct task_ctx *tctx,
+				 u64 uaddr, u32 op, u32 val, bool pi,
+				 bool *cross, u32 *gen)
 {
 	struct glibc_mutex_head m;
 	struct task_struct *owner;
-	bool ok;
+	struct task_ctx *octx;
+	bool shared = !(op & FUTEX_PRIVATE_FLAG);
+	task_ref ref = 0;
+	u32 tid;
 
-	if (val != 2)
-		return 0;
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)uaddr))
-		return 0;
-	if (m.lock != 2 || !m.owner || m.owner == p->pid)
-		return 0;
-	if ((m.kind & PTHREAD_MUTEX_KIND_MASK) > 3 ||
-	    (m.kind & ~(PTHREAD_MUTEX_KIND_MASK | PTHREAD_MUTEX_PSHARED |
-			PTHREAD_MUTEX_ELISION)))
-		return 0;
+	if (pi) {
+		if (bpf_probe_read_user(&tid, sizeof(tid), (void *)uaddr))
+			return 0;
+		tid &= FUTEX_TID_MASK;
+	} else {
+		if (val != 2)
+			return 0;
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)uaddr))
+			return 0;
+		if (m.lock != 2)
+			return 0;
+		if ((m.kind & PTHREAD_MUTEX_KIND_MASK) > 3 ||
+		    (m.kind & ~(PTHREAD_MUTEX_KIND_MASK | PTHREAD_MUTEX_PSHARED |
+				PTHREAD_MUTEX_ELISION)))
+			return 0;
+		shared = shared && (m.kind & PTHREAD_MUTEX_PSHARED);
+		tid = m.owner;
+	}
 
-	owner = bpf_task_from_pid(m.owner);
+	owner = task_from_tid(p, tid);
 	if (!owner)
 		return 0;
-	ok = owner->tgid == p->tgid || (m.kind & PTHREAD_MUTEX_PSHARED);
+	octx = task_ctx_get(owner);
+	if (owner == p || !octx || !task_is_ext(owner)) {
+		bpf_task_release(owner);
+		return 0;
+	}
+	if (owner_acceptable(p, owner, shared)) {
+		ref = ref_of(owner, octx);
+		*cross = owner->tgid != p->tgid;
+		*gen = octx->unlock_gen;
+	} else {
+		stat_inc(STAT_EDGE_FOREIGN);
+	}
 	bpf_task_release(owner);
-	return ok ? m.owner : 0;
+	return ref;
 }
 
 SEC("tracepoint/syscalls/sys_enter_futex")
@@ -82,14 +152,17 @@ int proxy_futex_enter(struct trace_event_raw_sys_enter *ctx)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	u64 uaddr = ctx->args[0];
-	u32 cmd = ctx->args[1] & FUTEX_CMD_MASK;
-	u32 owner = 0, word, type;
+	struct lock_id id;
+	u32 op = ctx->args[1], cmd = op & FUTEX_CMD_MASK, gen = 0;
+	bool pi, cross = false;
+	task_ref owner;
 
 	if (!track_futexes)
 		return 0;
 	if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET &&
-	    cmd != FUTEX_LOCK_PI && cmd != FUTEX_LOCK_PI2)
+	    cmd != FUTEX_LOCK_PI && cmd != FUTEX_LOCK_PI2 &&
+	    cmd != FUTEX_WAKE && cmd != FUTEX_WAKE_BITSET &&
+	    cmd != FUTEX_UNLOCK_PI)
 		return 0;
 
 	p = bpf_get_current_task_btf();
@@ -97,19 +170,29 @@ int proxy_futex_enter(struct trace_event_raw_sys_enter *ctx)
 	if (!tctx)
 		return 0;
 
-	if (cmd == FUTEX_LOCK_PI || cmd == FUTEX_LOCK_PI2) {
-		type = LOCK_PI_FUTEX;
-		if (!bpf_probe_read_user(&word, sizeof(word), (void *)uaddr))
-			owner = word & FUTEX_TID_MASK;
-	} else {
-		type = LOCK_FUTEX;
-		owner = glibc_mutex_owner(p, uaddr, (u32)ctx->args[2]);
-		if (!owner) {
-			stat_inc(STAT_EDGE_REJECTED);
-			return 0;
-		}
+	pi = cmd == FUTEX_LOCK_PI || cmd == FUTEX_LOCK_PI2 ||
+	     cmd == FUTEX_UNLOCK_PI;
+	id.addr = ctx->args[0];
+	id.tgid = p->tgid;
+	id.type = pi ? LOCK_PI_FUTEX : LOCK_FUTEX;
+
+	if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET ||
+	    cmd == FUTEX_UNLOCK_PI) {
+		/* an owner lets go of a lock: its edges end (handoff) */
+		tctx->unlock_gen++;
+		futex_owner_released(&id, ref_of(p, tctx));
+		return 0;
 	}
-	edge_begin(p, tctx, uaddr, futex_key(p, uaddr), type, owner);
+
+	owner = futex_lock_owner(p, tctx, id.addr, op, (u32)ctx->args[2], pi,
+				 &cross, &gen);
+	if (!owner) {
+		stat_inc(STAT_EDGE_REJECTED);
+		return 0;
+	}
+	futex_owner_set(&id, owner, gen, cross);
+	if (set_blocked_on(p, tctx, &id, owner))
+		donate(p, tctx);
 	return 0;
 }
 
@@ -118,9 +201,19 @@ int proxy_futex_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	struct task_struct *p = bpf_get_current_task_btf();
 	struct task_ctx *tctx = task_ctx_get(p);
+	struct lock_id was;
 
-	if (tctx && tctx->blocked_on &&
-	    (tctx->blocked_type == LOCK_FUTEX || tctx->blocked_type == LOCK_PI_FUTEX))
-		edge_end(p, tctx);
+	if (!tctx || !tctx->blocked_on.addr ||
+	    is_kernel_lock(tctx->blocked_on.type))
+		return 0;
+	stop_lending(p, tctx);
+	clear_blocked_on(p, tctx, &was);
+	/*
+	 * Woken (0): for a PI futex the kernel made it the owner; a glibc
+	 * waiter is about to take the lock (if it loses, its next wait
+	 * records the real owner). Other waiters now wait for it.
+	 */
+	if (ctx->ret == 0)
+		futex_owner_set(&was, ref_of(p, tctx), tctx->unlock_gen, false);
 	return 0;
 }

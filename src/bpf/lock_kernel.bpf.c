@@ -14,8 +14,12 @@
  *    still running. The edge is made when the waiter is about to sleep and
  *    removed by the contention_end that follows, whatever its result.
  *  - The owner is read from the lock word at the hook and again at every
- *    chain walk (edge_owner()): it changes on handoff, and may be NULL when
- *    the lock was released in between (counted as STAT_EDGE_NO_OWNER).
+ *    chain walk (blocked_on_owner()): it changes on handoff, and may be NULL
+ *    when the lock was released in between (counted as STAT_EDGE_NO_OWNER).
+ *  - A kernel lock met while the task already has a futex edge (inside the
+ *    futex syscall) makes no edge: the futex edge stays (STAT_EDGE_NESTED).
+ *  - Each hook goes from lock event to blocked_on (set_blocked_on() /
+ *    clear_blocked_on()) to donation (donate() / stop_lending()) in view.
  */
 
 #define LCB_F_SPIN	(1U << 0)
@@ -41,21 +45,34 @@ int BPF_PROG(proxy_contention_begin, void *lock, unsigned int flags)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
-	u32 type, owner_pid;
+	struct lock_id id;
+	task_ref owner;
 
 	if (!track_kernel_locks)
 		return 0;
-	type = kernel_lock_type(flags);
-	if (type == LOCK_NONE)
+	id.type = kernel_lock_type(flags);
+	if (id.type == LOCK_NONE)
 		return 0;
 
 	p = bpf_get_current_task_btf();
 	tctx = task_ctx_get(p);
 	if (!tctx)
 		return 0;
+	/*
+	 * A kernel lock met inside a futex wait (mmap_lock while the futex
+	 * word is faulted in, ...) is a short inner wait: the futex edge,
+	 * and the donation made along it, stay.
+	 */
+	if (tctx->blocked_on.addr && !is_kernel_lock(tctx->blocked_on.type)) {
+		stat_inc(STAT_EDGE_NESTED);
+		return 0;
+	}
 
-	owner_pid = kernel_lock_owner(type, (u64)lock);
-	edge_begin(p, tctx, (u64)lock, (u64)lock, type, owner_pid);
+	id.addr = (u64)lock;
+	id.tgid = 0;
+	owner = ref_of_pid(kernel_lock_owner(id.type, id.addr));
+	if (set_blocked_on(p, tctx, &id, owner))
+		donate(p, tctx);
 	return 0;
 }
 
@@ -64,9 +81,12 @@ int BPF_PROG(proxy_contention_end, void *lock, int ret)
 {
 	struct task_struct *p = bpf_get_current_task_btf();
 	struct task_ctx *tctx = task_ctx_get(p);
+	struct lock_id was;
 
-	if (tctx && tctx->blocked_on == (u64)lock &&
-	    (tctx->blocked_type == LOCK_MUTEX || tctx->blocked_type == LOCK_RWSEM))
-		edge_end(p, tctx);
+	if (!tctx || tctx->blocked_on.addr != (u64)lock ||
+	    !is_kernel_lock(tctx->blocked_on.type))
+		return 0;
+	stop_lending(p, tctx);
+	clear_blocked_on(p, tctx, &was);
 	return 0;
 }

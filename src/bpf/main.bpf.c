@@ -10,25 +10,65 @@
  *    weight. So a cgroup's tasks together get CPU in proportion to cpu.weight
  *    against their siblings. Cgroups are treated as flat: each one's own
  *    cpu.weight counts, whatever its depth.
+ *  - Run time is charged as it is used: at every ops.tick, when dispatch
+ *    keeps the running task, and at ops.stopping; to the task's own vtime
+ *    and cgroup, or to the donor whose context it runs on (donate.bpf.c).
  *  - A waking task's vtime is clamped to at most slice_lag_ns behind
- *    vtime_now: bounded credit for sleepers.
+ *    vtime_now (bounded credit for sleepers); then what its donees ran on
+ *    its context while it slept is added (pending_charge), so that credit
+ *    never wipes out a donor's debt.
  *  - One shared vtime-ordered DSQ per LLC (DSQ id = LLC index). A CPU takes
  *    from its own LLC's DSQ first, then steals from the others.
  *  - select_cpu picks an idle CPU (prev first) and dispatches straight to it.
  *    Per-CPU kthreads and SCX_ENQ_LAST tasks go straight to the local DSQ.
  *
+ * The wait bound (wall clock):
+ *  - Vtime order alone lets a light task wait for minutes beside a heavy
+ *    one (nice 19 beside nice -20 is 1:10000), or while real-time tasks
+ *    leave sched_ext only the ext deadline server's few percent. So every
+ *    LLC has a FIFO rescue DSQ. At most every wait_bound_ns / 8, a dispatch
+ *    in the LLC scans its vtime DSQ (up to MAX_RESCUE_SCAN tasks) and moves
+ *    the tasks that have been runnable, without running, for longer than
+ *    wait_bound_ns (--wait-bound-ms, default 500 ms) to the rescue DSQ,
+ *    oldest-waiting first in effect (FIFO across scans). Every dispatch in
+ *    the LLC serves the rescue DSQ before the vtime order; a rescued task
+ *    runs one rescue_slice_ns (slice / 4). Counted in STAT_RESCUED; the
+ *    longest wait seen is STAT_MAX_WAIT_NS.
+ *  - A task in a local DSQ waits at most for the running task's slice,
+ *    unless a higher class takes the CPU: then ops.cpu_release re-enqueues
+ *    the local DSQ (SCX_ENQ_REENQ) into the shared DSQ, where another CPU
+ *    can run it and the rescue scan sees it (STAT_CPU_RELEASE).
+ *  - So, while sched_ext has the CPUs, no runnable task waits longer than
+ *    wait_bound + wait_bound / 8 + slice + R * rescue_slice / (CPUs of its
+ *    LLC), where R is the number of tasks rescued ahead of it (tasks that
+ *    themselves waited past the bound): 0.57 s with the defaults and few
+ *    starving tasks. When a higher class takes share f of the CPUs, the
+ *    terms after wait_bound stretch by 1 / (1 - f); the ext deadline
+ *    server's floor keeps that finite.
+ *  - timeout_ms is 20 s (the kernel allows at most 30 s): far above the
+ *    bound, so that only a broken scheduler is ejected, and 10 s sooner
+ *    than the kernel's default, so that if it ever is, the starved tasks it
+ *    leaves behind have waited 20 s, not 30 (issue 14: on 7.3 a disable
+ *    that waits for a starved RCU kthread can hang the machine).
+ *
  * Invariants:
  *  - vtime_now only advances from tasks taken from a shared DSQ in vtime
- *    order, so a low-weight task dispatched directly to an idle CPU cannot
- *    drag everyone's sleeper credit forward.
+ *    order on their own context: a low-weight task dispatched directly to
+ *    an idle CPU, a rescued task or a donee cannot drag everyone's sleeper
+ *    credit forward.
  *  - A cgroup's sum_weight counts exactly its runnable tasks: added in
  *    ops.runnable, removed in ops.quiescent, moved in ops.cgroup_move,
- *    adjusted in ops.set_weight, via task_ctx.contrib_weight.
- *  - Nothing is placed on a CPU outside the task's cpumask: direct dispatch
- *    only targets the CPU select_cpu_dfl chose or one task_allowed_on() ok'd.
+ *    adjusted in ops.set_weight, via task_ctx.contrib_weight. A cgroup that
+ *    does not fit the map (MAX_CGROUPS) has its tasks weighed alone, counted
+ *    in STAT_CGROUP_TABLE_FULL.
+ *  - Nothing is placed on a CPU outside the task's cpumask, nor a
+ *    migration-disabled task away from its CPU: direct dispatch only targets
+ *    the CPU select_cpu_dfl chose or one task_allowed_on() ok'd; consuming a
+ *    shared or rescue DSQ skips tasks the CPU may not run.
  *
- * Proxy execution lives in donate.bpf.c (chain walk, donation, migration)
- * and the lock_*.bpf.c files (where blocked_on edges come from).
+ * Proxy execution lives in donate.bpf.c (chain walk, donation, charging,
+ * migration), blocked_on.bpf.c (edges) and the lock_*.bpf.c files (where
+ * edges come from).
  */
 #include "scx_proxy.bpf.h"
 
@@ -36,14 +76,13 @@ char _license[] SEC("license") = "GPL";
 
 UEI_DEFINE(uei);
 
+#include "blocked_on.bpf.c"
 #include "donate.bpf.c"
 #include "lock_kernel.bpf.c"
 #include "lock_futex.bpf.c"
 
-static struct cgrp_ctx *cgrp_ctx_get(u64 cgid)
-{
-	return bpf_map_lookup_elem(&cgrp_ctxs, &cgid);
-}
+/* When each LLC's vtime DSQ was last scanned for tasks past the bound. */
+u64 rescue_scan_at[MAX_LLCS];
 
 /* Effective weight of @p: its share of the whole machine, in weight units. */
 static u32 task_eff_weight(struct task_struct *p, struct task_ctx *tctx)
@@ -64,17 +103,32 @@ static u32 task_eff_weight(struct task_struct *p, struct task_ctx *tctx)
 }
 
 /*
- * Time run since ops.running, on a clock that is monotonic across CPUs, and
- * bounded: a bogus value must never throw a task's vtime far away.
+ * Charge @p's run time up to @now: to the donor whose context it runs on,
+ * or to its own vtime and cgroup. The tick calls this every few ms, so one
+ * step is short; the 1 s cap only keeps a stray clock value from throwing a
+ * vtime far away.
  */
-static u64 run_time(struct task_ctx *tctx)
+static void account(struct task_struct *p, struct task_ctx *tctx, u64 now)
 {
-	u64 now = bpf_ktime_get_ns(), start = tctx->last_run_at;
+	u64 used, start = tctx->last_run_at;
+	struct cgrp_ctx *cgc;
 
 	if (!start || now <= start)
-		return 0;
-	now -= start;
-	return now < 10000000000ULL ? now : 10000000000ULL;
+		return;
+	used = now - start;
+	if (used > NSEC_PER_SEC_)
+		used = NSEC_PER_SEC_;
+	tctx->last_run_at = now;
+
+	if (tctx->running_donor) {
+		charge_donor(tctx, used);
+		return;
+	}
+	tctx->eff_weight = task_eff_weight(p, tctx);
+	p->scx.dsq_vtime += used * 100 / tctx->eff_weight;
+	cgc = cgrp_ctx_get(tctx->cgid);
+	if (cgc)
+		__sync_fetch_and_add(&cgc->runtime_ns, used);
 }
 
 static void cgrp_add_runnable(struct task_ctx *tctx, u32 weight)
@@ -101,6 +155,17 @@ static void cgrp_sub_runnable(struct task_ctx *tctx)
 		__sync_fetch_and_sub(&cgc->nr_runnable, 1);
 	}
 	tctx->contrib_weight = 0;
+}
+
+/* What @p's donors' donees ran while it slept: now its own debt. */
+static void apply_pending_charge(struct task_struct *p, struct task_ctx *tctx)
+{
+	u64 charge = tctx->pending_charge;
+
+	if (charge) {
+		__sync_fetch_and_sub(&tctx->pending_charge, charge);
+		p->scx.dsq_vtime += charge;
+	}
 }
 
 static bool is_pcpu_kthread(struct task_struct *p)
@@ -133,69 +198,9 @@ s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
 	return cpu;
 }
 
-void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
+/* Wake an idle CPU that may run @p (the one it is headed to first). */
+static void kick_idle_for(struct task_struct *p, s32 cpu)
 {
-	struct task_ctx *tctx = task_ctx_get(p);
-	u64 vtime = p->scx.dsq_vtime, charge;
-	s32 cpu = scx_bpf_task_cpu(p), target;
-
-	if (is_pcpu_kthread(p)) {
-		stat_inc(STAT_ENQ_KTHREAD);
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-		return;
-	}
-	if (enq_flags & SCX_ENQ_LAST) {
-		stat_inc(STAT_ENQ_LAST);
-		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
-		return;
-	}
-
-	if (tctx) {
-		/* time others ran on this task's donated context */
-		charge = tctx->pending_charge;
-		if (charge) {
-			__sync_fetch_and_sub(&tctx->pending_charge, charge);
-			p->scx.dsq_vtime += charge;
-			vtime = p->scx.dsq_vtime;
-		}
-
-		if (donation_valid(p, tctx)) {
-			target = proxy_target(p, tctx);
-			if (target >= 0) {
-				/* local DSQs are FIFO: its own vtime stays */
-				scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | target,
-						   slice_ns, enq_flags);
-				scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
-				return;
-			}
-			/*
-			 * No CPU for it: queue it at the donor's place. The
-			 * insert overwrites p->scx.dsq_vtime, so keep its own
-			 * for ops.running to restore: the boost must not
-			 * outlive the donation.
-			 */
-			if (vtime_before(tctx->donor.vtime, vtime)) {
-				tctx->saved_vtime = vtime;
-				tctx->vtime_saved = true;
-				vtime = tctx->donor.vtime;
-			}
-		} else {
-			target = return_target(p, tctx);
-			if (target >= 0)
-				cpu = target;
-		}
-		tctx->from_shared = true;
-	}
-
-	/* bounded credit for sleepers */
-	if (vtime_before(vtime, vtime_now - slice_lag_ns))
-		vtime = vtime_now - slice_lag_ns;
-	p->scx.dsq_vtime = vtime;
-
-	stat_inc(STAT_ENQ_SHARED);
-	scx_bpf_dsq_insert_vtime(p, llc_dsq(cpu), slice_ns, vtime, enq_flags);
-
-	/* wake an idle CPU that may run it (prefer the one it is headed to) */
 	if (task_allowed_on(p, cpu) && scx_bpf_test_and_clear_cpu_idle(cpu)) {
 		stat_inc(STAT_IDLE_KICK);
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
@@ -208,48 +213,175 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 }
 
-/*
- * @p's place in the vtime order now: its own vtime including the run in
- * progress (charged only at ops.stopping), or the donor's place while it
- * runs on a donation that is still valid.
- */
-static u64 task_vtime_now(struct task_struct *p)
+void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
-	u64 vtime = p->scx.dsq_vtime;
+	s32 cpu = scx_bpf_task_cpu(p), target;
+	bool reenq = enq_flags & SCX_ENQ_REENQ;
+	u64 vtime;
 
-	if (!tctx)
-		return vtime;
-	if (!tctx->running_donor)
-		return vtime + run_time(tctx) * 100 / task_eff_weight(p, tctx);
-	if (donation_valid(p, tctx) && vtime_before(tctx->donor.vtime, vtime))
-		vtime = tctx->donor.vtime;
-	return vtime;
+	if (reenq)
+		stat_inc(STAT_REENQ);
+	if (is_pcpu_kthread(p)) {
+		stat_inc(STAT_ENQ_KTHREAD);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		return;
+	}
+	/* nothing else to run here; not for a CPU a higher class took */
+	if ((enq_flags & SCX_ENQ_LAST) && !reenq) {
+		stat_inc(STAT_ENQ_LAST);
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
+		return;
+	}
+
+	if (tctx) {
+		apply_pending_charge(p, tctx);
+		if (!reenq && donation_valid(p, tctx)) {
+			/*
+			 * Straight to a CPU only where the donor itself would
+			 * have been picked next (local DSQs are FIFO: its own
+			 * vtime stays).
+			 */
+			vtime = donee_vtime(p, tctx);
+			target = proxy_target(p, tctx, vtime, true);
+			if (target >= 0) {
+				scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | target,
+						   slice_ns, enq_flags);
+				scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
+				return;
+			}
+			/*
+			 * Queue it at the donor's place. The insert overwrites
+			 * p->scx.dsq_vtime, so keep its own (once: a re-enqueue
+			 * must not save the donor's) for ops.running to
+			 * restore: the boost must not outlive the donation.
+			 */
+			if (vtime != p->scx.dsq_vtime) {
+				if (!tctx->vtime_saved) {
+					tctx->saved_vtime = p->scx.dsq_vtime;
+					tctx->vtime_saved = true;
+				}
+				p->scx.dsq_vtime = vtime;
+			}
+		} else if (!reenq) {
+			target = return_target(p, tctx);
+			if (target >= 0)
+				cpu = target;
+		}
+		tctx->from_shared = true;
+	}
+
+	stat_inc(STAT_ENQ_SHARED);
+	scx_bpf_dsq_insert_vtime(p, llc_dsq(cpu), slice_ns, p->scx.dsq_vtime,
+				 enq_flags);
+	kick_idle_for(p, cpu);
+}
+
+/*
+ * @p's place in the vtime order while it runs: the donor's place if it
+ * runs on a donation, else its own (charged up to the last account()).
+ */
+static u64 running_vtime(struct task_struct *p, struct task_ctx *tctx)
+{
+	if (tctx->running_donor)
+		return donee_vtime(p, tctx);
+	return p->scx.dsq_vtime;
 }
 
 /*
  * @prev used up its slice and is still runnable: should it go on rather
- * than the head of its LLC's DSQ? Only if it is still first in vtime order;
- * without this check two tasks sharing a CPU would simply alternate.
+ * than the head of its LLC's DSQ? Only if it is still first in vtime order
+ * (without this check two tasks sharing a CPU would simply alternate), and
+ * not if the donation it ran on has ended (it goes back through
+ * ops.enqueue, which returns it home).
  */
-static bool prev_goes_on(struct task_struct *prev, u64 dsq_id)
+static bool prev_goes_on(struct task_struct *prev, u64 dsq_id, u64 now)
 {
 	struct task_struct *head;
+	struct task_ctx *tctx;
 
 	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || is_pcpu_kthread(prev))
 		return false;
+	tctx = task_ctx_get(prev);
+	if (!tctx)
+		return false;
+	account(prev, tctx, now);
+	if (tctx->running_donor &&
+	    (!donation_valid(prev, tctx) ||
+	     tctx->donor.donor != tctx->running_donor)) {
+		tctx->running_donor = 0;
+		return false;
+	}
 	head = __COMPAT_scx_bpf_dsq_peek(dsq_id);
-	return !head || !vtime_before(head->scx.dsq_vtime, task_vtime_now(prev));
+	return !head || !vtime_before(head->scx.dsq_vtime, running_vtime(prev, tctx));
+}
+
+/*
+ * At most every wait_bound_ns / 8 per LLC: move the tasks of @llc's vtime
+ * DSQ that have waited longer than wait_bound_ns to its rescue DSQ.
+ */
+static void rescue_scan(u32 llc, u64 now)
+{
+	struct task_struct *p;
+	struct cpu_ctx *cpuc;
+	u64 last, *at;
+
+	cpuc = cpu_ctx_get();
+	if (!cpuc || llc >= MAX_LLCS)
+		return;
+	at = &rescue_scan_at[llc & (MAX_LLCS - 1)];
+	last = *at;
+	if (now - last < wait_bound_ns / 8)
+		return;
+	if (!__sync_bool_compare_and_swap(at, last, now))
+		return;
+
+	cpuc->scan_seen = 0;
+	cpuc->scan_moved = 0;
+	bpf_for_each(scx_dsq, p, llc, 0) {
+		struct task_ctx *tctx;
+
+		if (++cpuc->scan_seen > MAX_RESCUE_SCAN ||
+		    cpuc->scan_moved >= MAX_RESCUE_MOVES)
+			break;
+		tctx = task_ctx_get(p);
+		if (!tctx || !tctx->wait_since ||
+		    now - tctx->wait_since < wait_bound_ns)
+			continue;
+		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, rescue_slice_ns);
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, RESCUE_DSQ(llc), 0)) {
+			tctx->rescued = true;
+			cpuc->scan_moved++;
+		}
+	}
+	if (cpuc->scan_moved)
+		stat_add(STAT_RESCUED, cpuc->scan_moved);
+}
+
+/* Run the next task of LLC @llc here: its rescued tasks first. */
+static bool consume_llc(u32 llc, u64 now)
+{
+	rescue_scan(llc, now);
+	if (scx_bpf_dsq_move_to_local(RESCUE_DSQ(llc), 0))
+		return true;
+	return scx_bpf_dsq_move_to_local(llc, 0);
 }
 
 void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 i, own = llc_dsq(cpu);
+	u64 now = bpf_ktime_get_ns();
 
 	if (dispatch_proxy_owner(cpu))
 		return;
 
-	if (prev_goes_on(prev, own) && scx_bpf_dsq_nr_queued(own) > 0) {
+	rescue_scan(own, now);
+	if (scx_bpf_dsq_move_to_local(RESCUE_DSQ(own), 0)) {
+		stat_inc(STAT_DISPATCH);
+		return;
+	}
+
+	if (prev_goes_on(prev, own, now) && scx_bpf_dsq_nr_queued(own) > 0) {
 		stat_inc(STAT_KEEP_RUNNING);
 		prev->scx.slice = slice_ns;
 		return;
@@ -264,7 +396,7 @@ void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 			break;
 		if (i == own)
 			continue;
-		if (scx_bpf_dsq_move_to_local(i, 0)) {
+		if (consume_llc(i, now)) {
 			stat_inc(STAT_DISPATCH);
 			stat_inc(STAT_STEAL);
 			return;
@@ -278,14 +410,45 @@ void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 	}
 }
 
+/*
+ * Every tick of a running task: charge it, and end a donated run whose
+ * donation ended (donor woken, chain changed, budget used) or start one
+ * for a running owner that was just given a donation.
+ */
+void BPF_STRUCT_OPS(proxy_tick, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx_get(p);
+
+	if (!tctx)
+		return;
+	account(p, tctx, bpf_ktime_get_ns());
+	if (tctx->running_donor) {
+		if (!donation_valid(p, tctx) ||
+		    tctx->donor.donor != tctx->running_donor) {
+			stat_inc(STAT_DONATION_TICK_END);
+			tctx->running_donor = 0;
+			p->scx.slice = 0;
+		}
+	} else if (tctx->donor.donor && donation_valid(p, tctx)) {
+		tctx->running_donor = tctx->donor.donor;
+	}
+}
+
 void BPF_STRUCT_OPS(proxy_runnable, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
 
 	if (!tctx)
 		return;
+	tctx->wait_since = bpf_ktime_get_ns();
 	cgrp_add_runnable(tctx, p->scx.weight);
-	if (tctx->blocked_on)
+
+	/* bounded credit for sleepers, then the debt it ran up lending */
+	if (vtime_before(p->scx.dsq_vtime, vtime_now - slice_lag_ns))
+		p->scx.dsq_vtime = vtime_now - slice_lag_ns;
+	apply_pending_charge(p, tctx);
+
+	if (tctx->blocked_on.addr)
 		donor_woken(p, tctx);
 }
 
@@ -293,22 +456,28 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
 	struct cgrp_ctx *cgc;
+	u64 now = bpf_ktime_get_ns();
 
 	if (!tctx)
 		return;
-	tctx->last_run_at = bpf_ktime_get_ns();
-	tctx->running_donor = donation_valid(p, tctx) ? tctx->donor.pid : 0;
+	if (tctx->wait_since) {
+		stat_max(STAT_MAX_WAIT_NS, now - tctx->wait_since);
+		tctx->wait_since = 0;
+	}
+	tctx->last_run_at = now;
+	tctx->running_donor = donation_valid(p, tctx) ? tctx->donor.donor : 0;
 	/*
 	 * vtime_now follows tasks taken in vtime order on their own context;
-	 * a donee pulled out of order (its own vtime may be far ahead) would
-	 * drag every sleeper's credit base along with it.
+	 * a donee or a rescued task pulled out of order (its own vtime may be
+	 * far ahead) would drag every sleeper's credit base along with it.
 	 */
 	if (tctx->from_shared) {
 		tctx->from_shared = false;
-		if (!tctx->running_donor &&
+		if (!tctx->running_donor && !tctx->rescued &&
 		    vtime_before(vtime_now, p->scx.dsq_vtime))
 			vtime_now = p->scx.dsq_vtime;
 	}
+	tctx->rescued = false;
 	/* it was queued at a donor's place: back to its own vtime */
 	if (tctx->vtime_saved) {
 		tctx->vtime_saved = false;
@@ -322,26 +491,15 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 void BPF_STRUCT_OPS(proxy_stopping, struct task_struct *p, bool runnable)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
-	struct cgrp_ctx *cgc;
-	u64 used;
+	u64 now = bpf_ktime_get_ns();
 
-	if (!tctx || !tctx->last_run_at)
+	if (!tctx)
 		return;
-	used = run_time(tctx);
+	account(p, tctx, now);
 	tctx->last_run_at = 0;
-	tctx->eff_weight = task_eff_weight(p, tctx);
-
-	if (tctx->running_donor) {
-		/* ran on a donor's context: the donor pays */
-		charge_donor(tctx->running_donor, tctx, used);
-		tctx->running_donor = 0;
-		return;
-	}
-
-	p->scx.dsq_vtime += used * 100 / tctx->eff_weight;
-	cgc = cgrp_ctx_get(tctx->cgid);
-	if (cgc)
-		__sync_fetch_and_add(&cgc->runtime_ns, used);
+	tctx->running_donor = 0;
+	if (runnable)
+		tctx->wait_since = now;
 }
 
 void BPF_STRUCT_OPS(proxy_quiescent, struct task_struct *p, u64 deq_flags)
@@ -350,8 +508,9 @@ void BPF_STRUCT_OPS(proxy_quiescent, struct task_struct *p, u64 deq_flags)
 
 	if (!tctx)
 		return;
+	tctx->wait_since = 0;
 	cgrp_sub_runnable(tctx);
-	if (tctx->blocked_on && (deq_flags & SCX_DEQ_SLEEP))
+	if (tctx->blocked_on.addr && (deq_flags & SCX_DEQ_SLEEP))
 		donor_sleeps(p, tctx);
 }
 
@@ -365,9 +524,44 @@ void BPF_STRUCT_OPS(proxy_set_weight, struct task_struct *p, u32 weight)
 	}
 }
 
+/*
+ * A higher class (RT, deadline, stop) took @cpu: what waits in its local
+ * DSQ would wait behind it. Send it back through ops.enqueue (SCX_ENQ_REENQ)
+ * to the shared DSQ, where another CPU can run it.
+ */
+void BPF_STRUCT_OPS(proxy_cpu_release, s32 cpu, struct scx_cpu_release_args *args)
+{
+	stat_inc(STAT_CPU_RELEASE);
+	scx_bpf_reenqueue_local();
+}
+
 void BPF_STRUCT_OPS(proxy_enable, struct task_struct *p)
 {
 	p->scx.dsq_vtime = vtime_now;
+}
+
+/*
+ * @p leaves sched_ext (PI boost into RT, sched_setscheduler, exit): it
+ * keeps its edge (it may still be a donor when it comes back), but no
+ * donation it received and no placement made for one survives the trip.
+ */
+void BPF_STRUCT_OPS(proxy_disable, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx_get(p);
+
+	if (!tctx)
+		return;
+	if (tctx->vtime_saved) {
+		tctx->vtime_saved = false;
+		p->scx.dsq_vtime = tctx->saved_vtime;
+	}
+	tctx->donor.donor = 0;
+	tctx->alt.donor = 0;
+	tctx->running_donor = 0;
+	tctx->proxy_migrated = false;
+	tctx->wait_since = 0;
+	tctx->rescued = false;
+	tctx->from_shared = false;
 }
 
 s32 BPF_STRUCT_OPS(proxy_init_task, struct task_struct *p,
@@ -379,6 +573,7 @@ s32 BPF_STRUCT_OPS(proxy_init_task, struct task_struct *p,
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!tctx)
 		return -ENOMEM;
+	tctx->serial = __sync_add_and_fetch(&task_serial, 1) ?: 1;
 	tctx->cgid = args->cgroup ? args->cgroup->kn->id : CGROUP_ROOT_ID;
 	tctx->eff_weight = p->scx.weight ?: 1;
 	tctx->home_cpu = -1;
@@ -389,14 +584,19 @@ void BPF_STRUCT_OPS(proxy_exit_task, struct task_struct *p,
 		    struct scx_exit_task_args *args)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
+	struct lock_id was;
 
 	if (!tctx)
 		return;
 	/* a donor that exits takes its edge along; donees see it gone */
-	edge_end(p, tctx);
+	if (tctx->blocked_on.addr)
+		stop_lending(p, tctx);
+	clear_blocked_on(p, tctx, &was);
 	cgrp_sub_runnable(tctx);
-	tctx->donor.pid = 0;
-	tctx->alt.pid = 0;
+	tctx->donor.donor = 0;
+	tctx->alt.donor = 0;
+	/* its serial dies with it: refs to it match nothing from now on */
+	tctx->serial = 0;
 }
 
 s32 BPF_STRUCT_OPS(proxy_cgroup_init, struct cgroup *cgrp,
@@ -406,7 +606,8 @@ s32 BPF_STRUCT_OPS(proxy_cgroup_init, struct cgroup *cgrp,
 	u64 cgid = cgrp->kn->id;
 
 	/* when the table is full the cgroup's tasks are weighed alone */
-	bpf_map_update_elem(&cgrp_ctxs, &cgid, &init, BPF_ANY);
+	if (bpf_map_update_elem(&cgrp_ctxs, &cgid, &init, BPF_ANY))
+		stat_inc(STAT_CGROUP_TABLE_FULL);
 	return 0;
 }
 
@@ -450,8 +651,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(proxy_init)
 		if (i >= nr_llcs)
 			break;
 		ret = scx_bpf_create_dsq(i, -1);
+		if (!ret)
+			ret = scx_bpf_create_dsq(RESCUE_DSQ(i), -1);
 		if (ret) {
-			scx_bpf_error("failed to create DSQ %u: %d", i, ret);
+			scx_bpf_error("failed to create the DSQs of LLC %u: %d", i, ret);
 			return ret;
 		}
 	}
@@ -467,12 +670,15 @@ SCX_OPS_DEFINE(proxy_ops,
 	       .select_cpu		= (void *)proxy_select_cpu,
 	       .enqueue			= (void *)proxy_enqueue,
 	       .dispatch		= (void *)proxy_dispatch,
+	       .tick			= (void *)proxy_tick,
 	       .runnable		= (void *)proxy_runnable,
 	       .running			= (void *)proxy_running,
 	       .stopping		= (void *)proxy_stopping,
 	       .quiescent		= (void *)proxy_quiescent,
 	       .set_weight		= (void *)proxy_set_weight,
+	       .cpu_release		= (void *)proxy_cpu_release,
 	       .enable			= (void *)proxy_enable,
+	       .disable			= (void *)proxy_disable,
 	       .init_task		= (void *)proxy_init_task,
 	       .exit_task		= (void *)proxy_exit_task,
 	       .cgroup_init		= (void *)proxy_cgroup_init,
@@ -482,4 +688,5 @@ SCX_OPS_DEFINE(proxy_ops,
 	       .init			= (void *)proxy_init,
 	       .exit			= (void *)proxy_exit,
 	       .flags			= SCX_OPS_ENQ_LAST,
+	       .timeout_ms		= 20000,
 	       .name			= "scx_proxy");

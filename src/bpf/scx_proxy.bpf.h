@@ -5,11 +5,12 @@
  * The scheduler is one BPF object built from main.bpf.c, which includes the
  * other parts in this order:
  *
- *   scx_proxy.bpf.h	task/cgroup context, maps, tunables (this file)
- *   donate.bpf.c	chain walk, donation, proxy and return migration
- *   lock_kernel.bpf.c	blocked_on edges for kernel mutexes and rwsems
- *   lock_futex.bpf.c	blocked_on edges for userspace futex locks
- *   main.bpf.c		base policy, CPU placement, sched_ext_ops
+ *   scx_proxy.bpf.h	task/cgroup context, maps, tunables, task refs (this file)
+ *   blocked_on.bpf.c	blocked_on edges: set/clear, owner of a lock, lock report
+ *   donate.bpf.c	chain walk, donation, charging, proxy and return migration
+ *   lock_kernel.bpf.c	where kernel mutex/rwsem edges come from
+ *   lock_futex.bpf.c	where userspace futex lock edges come from
+ *   main.bpf.c		base policy, run-time accounting, wait bound, sched_ext_ops
  *
  * Vocabulary follows the kernel's proxy-execution series: a task blocked on a
  * lock is a *donor*; the lock's *owner* runs on the donor's scheduling context
@@ -20,7 +21,11 @@
  * Invariants:
  *  - task_ctx exists for every task between ops.init_task and exit_task;
  *    tracing programs may see tasks without one and must cope (NULL).
- *  - Edges (task_ctx.blocked_on != 0) are only set by the blocked task itself
+ *  - Tasks are remembered by reference (task_ref: pid plus a serial number
+ *    given at ops.init_task), never by bare pid: ref_get() gives the task
+ *    only if the pid still names the same task, so a reused pid gets
+ *    nothing that was meant for the task that had it before.
+ *  - Edges (task_ctx.blocked_on) are only set by the blocked task itself
  *    (the hooks run in its context) and cleared by it, or by exit_task.
  *  - Task pointers read from lock words are never dereferenced as trusted:
  *    only their pid is taken, and bpf_task_from_pid() gives a reference.
@@ -35,6 +40,8 @@
 /* Tunables: set by the daemon before load (rodata) ... */
 const volatile u64 slice_ns = 5000000ULL;	/* --slice-us */
 const volatile u64 slice_lag_ns = 20000000ULL;	/* sleeper credit bound */
+const volatile u64 wait_bound_ns = 500000000ULL;	/* --wait-bound-ms */
+const volatile u64 rescue_slice_ns = 1250000ULL;	/* slice of a rescued task */
 const volatile u32 nr_llcs = 1;
 const volatile u32 nr_cpu_ids_ = 1;
 const volatile u32 cpu_llc[MAX_CPUS];		/* cpu -> LLC index */
@@ -48,35 +55,53 @@ u32 max_chain_depth = 8;		/* --max-depth */
 u64 max_donation_ns = 100000000ULL;	/* --max-donation-us */
 
 #define CGROUP_ROOT_ID	1
+#define NSEC_PER_SEC_	1000000000ULL
+
+/* The rescue DSQ of an LLC: tasks that waited past wait_bound_ns, FIFO. */
+#define RESCUE_DSQ(llc)	(RESCUE_DSQ_BASE + (llc))
+
+/*
+ * A task reference: (serial << 32) | pid. 0 is no task. The serial is given
+ * at ops.init_task, so a reused pid does not match an old reference.
+ */
+typedef u64 task_ref;
 
 /* A donor's scheduling context as lent to one donee. */
 struct donation {
-	u32 pid;		/* the donor; 0: none */
+	task_ref donor;		/* 0: none */
 	s32 cpu;		/* where the donor was running */
-	u64 vtime;		/* the donor's place in the vtime order */
+	u64 vtime;		/* the donor's place, advanced by what is charged */
 	u64 since;		/* the donor's blocked_since: identifies the episode */
+};
+
+/* Where a blocked task waits: a lock, in the address space it lives in. */
+struct lock_id {
+	u64 addr;		/* kernel address, or user address for futexes */
+	u32 tgid;		/* futexes: the waiter's process; 0 for kernel locks */
+	u32 type;		/* enum lock_type */
 };
 
 /* Per-task context. */
 struct task_ctx {
+	u32 serial;		/* second half of this task's task_ref */
+	u32 eff_weight;		/* last computed effective weight (>= 1) */
 	u64 cgid;		/* cgroup the task's time is charged to */
 	u32 contrib_weight;	/* weight added to cgroup sum_weight while runnable */
-	u32 eff_weight;		/* last computed effective weight (>= 1) */
-	u64 last_run_at;	/* when it last started running */
-	bool from_shared;	/* picked from a shared vtime DSQ */
+	bool from_shared;	/* picked from a shared vtime DSQ in vtime order */
+	bool rescued;		/* sits in / was picked from a rescue DSQ */
+	u64 last_run_at;	/* run time is accounted up to here */
+	u64 wait_since;		/* runnable and not running since (0: not waiting) */
 
 	/* blocked_on edge: this task waits for @blocked_on (it is a donor) */
-	u64 blocked_on;		/* lock address, 0 if not blocked */
-	u32 blocked_type;	/* enum lock_type */
-	u32 blocked_owner;	/* owner pid when the edge was made */
+	struct lock_id blocked_on;	/* .addr 0: not blocked */
 	u64 blocked_since;
 	bool woken;		/* woken while blocked: runs by itself, lends nothing */
 
 	/* donation received: this task runs on a donor's context */
-	struct donation donor;	/* the donation it runs on (donor.pid 0: none) */
+	struct donation donor;	/* the donation it runs on (.donor 0: none) */
 	struct donation alt;	/* runner-up: takes over when the donor stops */
 	u64 donated_ns;		/* run time used on this donation (budget) */
-	u32 running_donor;	/* current run is on this donor's context (0: own) */
+	task_ref running_donor;	/* current run is on this donor's context (0: own) */
 	bool vtime_saved;	/* queued at the donor's place: own vtime below */
 	u64 saved_vtime;	/* own vtime while queued at the donor's place */
 
@@ -85,10 +110,13 @@ struct task_ctx {
 	s32 home_cpu;		/* where it would have run without it */
 
 	/* as a donor: the chain end it last gave its context to */
-	u32 donee_pid;
+	task_ref donee;
 
-	/* time run for donees, charged to this task as a donor */
+	/* time run for donees, owed by this task as a donor (vtime units) */
 	u64 pending_charge;
+
+	/* as a futex owner: bumped at every futex wake/unlock it issues */
+	u32 unlock_gen;
 };
 
 struct {
@@ -105,13 +133,31 @@ struct {
 	__type(value, struct cgrp_ctx);
 } cgrp_ctxs SEC(".maps");
 
-/* Per-lock report: lock address -> stats; when full, new locks go unreported. */
+/* Per-lock report: lock -> stats; when full, the least used entries go. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_LOCKS);
-	__type(key, u64);
+	__type(key, struct lock_id);
 	__type(value, struct lock_stat);
 } lock_stats SEC(".maps");
+
+/*
+ * Futex lock -> its owner as last seen (blocked_on.bpf.c). A waiter sets
+ * it, the owner's wake/unlock of that word deletes it (handoff), a waiter
+ * whose wait ends successfully becomes the presumed owner.
+ */
+struct futex_owner {
+	task_ref owner;
+	u32 unlock_gen;		/* owner's unlock_gen when seen */
+	bool shared;		/* process-shared: the owner's wake is not matched */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_BLOCKED);
+	__type(key, struct lock_id);
+	__type(value, struct futex_owner);
+} futex_owners SEC(".maps");
 
 /* Blocked tasks (pid -> 1): lets the daemon count live edges. */
 struct {
@@ -128,9 +174,15 @@ struct {
 	__type(value, u64);
 } stats SEC(".maps");
 
-/* Per-CPU: the owner a donor on this CPU asked to be proxied here. */
+/* Per-CPU state. */
 struct cpu_ctx {
-	u32 proxy_pid;
+	task_ref proxy_owner;	/* the owner a donor here asked to be proxied here */
+	/*
+	 * Rescue scan counters: kept in map memory, where the verifier does
+	 * not track their values, so that the DSQ iterator loop converges.
+	 */
+	u32 scan_seen;
+	u32 scan_moved;
 };
 
 struct {
@@ -142,6 +194,9 @@ struct {
 
 /* Oldest vtime still competing: the base for sleepers' credit. */
 u64 vtime_now;
+
+/* Serial numbers for task refs. */
+u32 task_serial;
 
 static __always_inline void stat_add(u32 idx, u64 v)
 {
@@ -156,9 +211,72 @@ static __always_inline void stat_inc(u32 idx)
 	stat_add(idx, 1);
 }
 
+/* Per-CPU maximum (the daemon takes the maximum over CPUs). */
+static __always_inline void stat_max(u32 idx, u64 v)
+{
+	u64 *cnt = bpf_map_lookup_elem(&stats, &idx);
+
+	if (cnt && *cnt < v)
+		*cnt = v;
+}
+
 static __always_inline struct task_ctx *task_ctx_get(struct task_struct *p)
 {
 	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
+}
+
+static __always_inline task_ref ref_of(struct task_struct *p,
+				       struct task_ctx *tctx)
+{
+	return ((u64)tctx->serial << 32) | (u32)p->pid;
+}
+
+/*
+ * The task @ref names, with a reference the caller releases, and its
+ * context in *ctxp; NULL if it exited or its pid now names another task.
+ */
+static __always_inline struct task_struct *ref_get(task_ref ref,
+						   struct task_ctx **ctxp)
+{
+	struct task_struct *t;
+	struct task_ctx *c;
+
+	if (!ref)
+		return NULL;
+	t = bpf_task_from_pid((u32)ref);
+	if (!t)
+		return NULL;
+	c = task_ctx_get(t);
+	if (!c || c->serial != (u32)(ref >> 32)) {
+		bpf_task_release(t);
+		return NULL;
+	}
+	*ctxp = c;
+	return t;
+}
+
+/* The reference of the task with global pid @pid now (0 if none). */
+static task_ref ref_of_pid(u32 pid)
+{
+	struct task_struct *t;
+	struct task_ctx *c;
+	task_ref ref = 0;
+
+	if (!pid)
+		return 0;
+	t = bpf_task_from_pid(pid);
+	if (!t)
+		return 0;
+	c = task_ctx_get(t);
+	if (c)
+		ref = ref_of(t, c);
+	bpf_task_release(t);
+	return ref;
+}
+
+static __always_inline struct cgrp_ctx *cgrp_ctx_get(u64 cgid)
+{
+	return bpf_map_lookup_elem(&cgrp_ctxs, &cgid);
 }
 
 static __always_inline struct cpu_ctx *cpu_ctx_get(void)
@@ -181,6 +299,16 @@ static __always_inline u64 llc_dsq(s32 cpu)
 static __always_inline bool vtime_before(u64 a, u64 b)
 {
 	return (s64)(a - b) < 0;
+}
+
+/*
+ * Is @p scheduled by sched_ext right now? Not while a PI boost or
+ * sched_setscheduler() has put it in the RT or deadline class (prio < 100):
+ * then the kernel runs it, and it neither lends nor receives a donation.
+ */
+static __always_inline bool task_is_ext(struct task_struct *p)
+{
+	return p->prio >= 100;
 }
 
 /*
