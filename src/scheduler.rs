@@ -211,6 +211,7 @@ impl<'a> Scheduler<'a> {
             edge_foreign: g(stat_idx_STAT_EDGE_FOREIGN),
             edge_nested: g(stat_idx_STAT_EDGE_NESTED),
             owner_released: g(stat_idx_STAT_OWNER_RELEASED),
+            ref_stale: g(stat_idx_STAT_REF_STALE),
             donations: g(stat_idx_STAT_DONATIONS),
             donations_queued: g(stat_idx_STAT_DONATIONS_QUEUED),
             donations_running: g(stat_idx_STAT_DONATIONS_RUNNING),

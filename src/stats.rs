@@ -81,6 +81,8 @@ pub struct Metrics {
     pub edge_nested: u64,
     #[stat(desc = "Futex owners that released the lock (their edges ended)")]
     pub owner_released: u64,
+    #[stat(desc = "Remembered tasks whose pid was reused by another task (refused)")]
+    pub ref_stale: u64,
     #[stat(desc = "Donations made")]
     pub donations: u64,
     #[stat(desc = "... to an owner waiting in a DSQ")]
@@ -156,6 +158,7 @@ impl Metrics {
             edge_foreign,
             edge_nested,
             owner_released,
+            ref_stale,
             donations,
             donations_queued,
             donations_running,
@@ -197,10 +200,10 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} foreign {} nested {} no-owner {} released {} live {}) | donations {} (queued {} running {} sleeping {}) end {} expired {} tick-end {} | donor woken {} re-lent {} handover {}",
+            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} foreign {} nested {} no-owner {} released {} stale-ref {} live {}) | donations {} (queued {} running {} sleeping {}) end {} expired {} tick-end {} | donor woken {} re-lent {} handover {}",
             self.edge_mutex, self.edge_rwsem, self.edge_futex, self.edge_pi_futex,
             self.edge_rejected, self.edge_foreign, self.edge_nested, self.edge_no_owner,
-            self.owner_released, self.blocked_now, self.donations,
+            self.owner_released, self.ref_stale, self.blocked_now, self.donations,
             self.donations_queued, self.donations_running, self.donations_sleeping,
             self.donation_end, self.donation_expired, self.donation_tick_end,
             self.donor_woken, self.redonations, self.donor_handovers

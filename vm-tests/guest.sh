@@ -20,7 +20,9 @@ dmesg -c > "$RESULTS/dmesg-boot.txt" 2>&1
 case $MODE in
 test) suites=$(ls "$here"/suites/*.sh) ;;
 base) suites=$(ls "$here"/suites/10-*.sh) ;;
-rest) suites=$(ls "$here"/suites/*.sh | grep -v '/10-') ;;
+rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35)-') ;;
+adversarial) suites=$(ls "$here"/suites/30-*.sh) ;;
+storm) suites=$(ls "$here"/suites/35-*.sh) ;;
 demo) suites=$(ls "$here"/suites/*demo*.sh) ;;
 *) suites=$(ls "$here"/suites/$MODE*.sh 2>/dev/null) ;;
 esac

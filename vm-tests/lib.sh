@@ -147,3 +147,32 @@ ratio_within() {
 		'BEGIN { if (b <= 0) exit 1; r = a / b; exit !(r >= w * (1 - t) && r <= w * (1 + t)) }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "inf"; else printf "%.3f", a / b }'; }
+
+# watch_attached SECS PID...: sample the state every second until all PIDs
+# have exited (at most SECS s); sets WATCH_SAMPLES and WATCH_BAD (samples
+# not enabled+scx_proxy) and leaves the bad ones in $WORK/bad-samples.
+watch_attached() {
+	local secs=$1 end p alive
+	shift
+	WATCH_SAMPLES=0
+	WATCH_BAD=0
+	: > "$WORK/bad-samples"
+	end=$((SECONDS + secs))
+	while [ $SECONDS -lt $end ]; do
+		alive=0
+		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 1 ] || break
+		WATCH_SAMPLES=$((WATCH_SAMPLES + 1))
+		if [ "$(sched_state)" != enabled ] || [[ "$(sched_ops)" != scx_proxy* ]]; then
+			WATCH_BAD=$((WATCH_BAD + 1))
+			echo "sample $WATCH_SAMPLES at ${SECONDS}s: state $(sched_state) ops $(sched_ops)" >> "$WORK/bad-samples"
+		fi
+		sleep 1
+	done
+}
+
+# jnum FILE FILTER: a number from a JSON file (0 when absent).
+jnum() { jq -r "$2 // 0" "$1" 2>/dev/null || echo 0; }
+
+# le A B: is A <= B (floats)?
+le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }

@@ -70,6 +70,7 @@ enum stat_idx {
 	STAT_EDGE_FOREIGN,	/* owner of another user, not the waiter's to lend to */
 	STAT_EDGE_NESTED,	/* kernel lock met inside a futex wait: futex edge kept */
 	STAT_OWNER_RELEASED,	/* futex owner released the lock: its edges end */
+	STAT_REF_STALE,		/* a remembered task's pid now names another task */
 	/* donation */
 	STAT_DONATIONS,		/* a donor's context given to a chain end */
 	STAT_DONATIONS_QUEUED,	/* ... applied to an owner waiting in a DSQ */

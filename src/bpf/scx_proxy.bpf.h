@@ -248,6 +248,8 @@ static __always_inline struct task_struct *ref_get(task_ref ref,
 		return NULL;
 	c = task_ctx_get(t);
 	if (!c || c->serial != (u32)(ref >> 32)) {
+		if (c)
+			stat_inc(STAT_REF_STALE);
 		bpf_task_release(t);
 		return NULL;
 	}

@@ -1,5 +1,6 @@
 //! Shared library of scx_proxy's tools: result formats, latency statistics,
 //! plotting and the plumbing to start/stop schedulers inside the test VM.
+pub mod adversary;
 pub mod demo;
 pub mod latency;
 pub mod plot;
