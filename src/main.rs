@@ -12,7 +12,7 @@ use log::info;
 
 use scx_proxy::opts::Opts;
 use scx_proxy::preflight;
-use scx_proxy::scheduler::{init_libbpf_logging, Scheduler};
+use scx_proxy::scheduler::{init_libbpf_logging, BypassSlice, Scheduler};
 use scx_proxy::stats;
 
 fn main() {
@@ -90,6 +90,8 @@ fn run(opts: Opts) -> Result<()> {
         });
     }
 
+    // kept until after the last detach (see BypassSlice)
+    let _bypass = BypassSlice::shorten();
     let mut open_object = MaybeUninit::uninit();
     loop {
         let mut sched = Scheduler::init(&opts, &mut open_object)?;

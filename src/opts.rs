@@ -43,7 +43,7 @@ pub struct Opts {
     /// that no weights, however extreme, and no real-time load make a task
     /// wait for seconds. Weights hold as long as the lightest task's turn
     /// comes within this bound.
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(20..=5000))]
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(20..=5000))]
     pub wait_bound_ms: u64,
 
     /// Turn proxy execution off: no donation at all (baseline for A/B runs).

@@ -52,6 +52,54 @@ fn take_libbpf_log() -> String {
         .unwrap_or_default()
 }
 
+/// The kernel's bypass-mode slice (sched_ext module parameter).
+const SLICE_BYPASS_PARAM: &str = "/sys/module/sched_ext/parameters/slice_bypass_us";
+/// What scx_proxy sets it to while loaded, in microseconds.
+const SLICE_BYPASS_US: u32 = 200;
+
+/// Shortens the kernel's bypass slice while scx_proxy is loaded and puts
+/// the old value back when dropped.
+///
+/// Why: whenever a sched_ext scheduler goes away (stopped, or ejected by the
+/// watchdog), the kernel first puts every sched_ext task in bypass mode,
+/// served round-robin with this slice (5 ms by default), and then waits for
+/// RCU grace periods (percpu_down_write() of scx_fork_rwsem, then
+/// synchronize_rcu()). The RCU grace-period kthread is itself a sched_ext
+/// task. With N runnable tasks and real-time tasks leaving sched_ext only the
+/// ext deadline server's share f, each of its wake-ups waits about
+/// N * slice / f: with a storm's ~800 tasks and f = 5% of 2 CPUs that is
+/// 40 s per wake-up, and a grace period needs several. The disable then
+/// looks like a hang (docs/rt-disable-hang.md). A 200 us slice makes each
+/// wait 25 times shorter. It only matters during bypass (enable, disable).
+pub struct BypassSlice {
+    old: Option<String>,
+}
+
+impl BypassSlice {
+    pub fn shorten() -> Self {
+        let old = std::fs::read_to_string(SLICE_BYPASS_PARAM)
+            .ok()
+            .map(|s| s.trim().to_string());
+        match &old {
+            Some(v) if std::fs::write(SLICE_BYPASS_PARAM, SLICE_BYPASS_US.to_string()).is_ok() => {
+                info!("sched_ext bypass slice {v} us -> {SLICE_BYPASS_US} us while scx_proxy runs");
+            }
+            _ => {
+                warn!("cannot set {SLICE_BYPASS_PARAM}: a disable under real-time load may be slow")
+            }
+        }
+        Self { old }
+    }
+}
+
+impl Drop for BypassSlice {
+    fn drop(&mut self) {
+        if let Some(v) = &self.old {
+            let _ = std::fs::write(SLICE_BYPASS_PARAM, v);
+        }
+    }
+}
+
 pub struct Scheduler<'a> {
     skel: BpfSkel<'a>,
     struct_ops: Option<libbpf_rs::Link>,
@@ -197,6 +245,7 @@ impl<'a> Scheduler<'a> {
             steal: g(stat_idx_STAT_STEAL),
             keep_running: g(stat_idx_STAT_KEEP_RUNNING),
             rescued: g(stat_idx_STAT_RESCUED),
+            rescue_preempt: g(stat_idx_STAT_RESCUE_PREEMPT),
             cpu_release: g(stat_idx_STAT_CPU_RELEASE),
             reenq: g(stat_idx_STAT_REENQ),
             max_wait_us: g(stat_idx_STAT_MAX_WAIT_NS) / 1000,

@@ -53,6 +53,8 @@ pub struct Metrics {
     pub keep_running: u64,
     #[stat(desc = "Tasks moved to a rescue DSQ: runnable past the wait bound")]
     pub rescued: u64,
+    #[stat(desc = "Slices cut at a tick to make way for rescued tasks")]
+    pub rescue_preempt: u64,
     #[stat(desc = "CPUs taken by a higher class (RT/DL): local DSQ re-enqueued")]
     pub cpu_release: u64,
     #[stat(desc = "Tasks re-enqueued from a local DSQ a higher class took")]
@@ -75,7 +77,9 @@ pub struct Metrics {
     pub edge_no_owner: u64,
     #[stat(desc = "Edges not indexed: table full")]
     pub edge_table_full: u64,
-    #[stat(desc = "Futex owners refused: another user's task, or a private futex of another process")]
+    #[stat(
+        desc = "Futex owners refused: another user's task, or a private futex of another process"
+    )]
     pub edge_foreign: u64,
     #[stat(desc = "Kernel locks met inside a futex wait (futex edge kept)")]
     pub edge_nested: u64,
@@ -145,6 +149,7 @@ impl Metrics {
             steal,
             keep_running,
             rescued,
+            rescue_preempt,
             cpu_release,
             reenq,
             cgroup_table_full,
@@ -195,8 +200,8 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  wait bound: rescued {} | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {}",
-            self.rescued, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full
+            "  wait bound: rescued {} (slices cut {}) | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {}",
+            self.rescued, self.rescue_preempt, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full
         )?;
         writeln!(
             w,

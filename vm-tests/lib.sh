@@ -151,24 +151,37 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b <= 0) print "inf"; else printf 
 # watch_attached SECS PID...: sample the state every second until all PIDs
 # have exited (at most SECS s); sets WATCH_SAMPLES and WATCH_BAD (samples
 # not enabled+scx_proxy) and leaves the bad ones in $WORK/bad-samples.
+# The sampler must not be starved by the load it watches: it runs as
+# SCHED_FIFO 99 (reset-on-fork, so nothing it starts inherits that) and
+# forks nothing while it samples (bash builtins only; the 1 s pause is a
+# timed read on a FIFO nobody writes).
 watch_attached() {
-	local secs=$1 end p alive
+	local secs=$1 end p alive st ops fd
 	shift
 	WATCH_SAMPLES=0
 	WATCH_BAD=0
 	: > "$WORK/bad-samples"
+	[ -p "$WORK/never" ] || mkfifo "$WORK/never"
+	exec {fd}<>"$WORK/never"
+	chrt -f -R -p 99 $BASHPID 2>/dev/null
 	end=$((SECONDS + secs))
 	while [ $SECONDS -lt $end ]; do
 		alive=0
 		for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
 		[ $alive = 1 ] || break
 		WATCH_SAMPLES=$((WATCH_SAMPLES + 1))
-		if [ "$(sched_state)" != enabled ] || [[ "$(sched_ops)" != scx_proxy* ]]; then
+		st=missing
+		ops=
+		read -r st < "$SCHED_EXT/state" 2>/dev/null
+		read -r ops < "$SCHED_EXT/root/ops" 2>/dev/null
+		if [ "$st" != enabled ] || [[ "$ops" != scx_proxy* ]]; then
 			WATCH_BAD=$((WATCH_BAD + 1))
-			echo "sample $WATCH_SAMPLES at ${SECONDS}s: state $(sched_state) ops $(sched_ops)" >> "$WORK/bad-samples"
+			echo "sample $WATCH_SAMPLES at ${SECONDS}s: state $st ops $ops" >> "$WORK/bad-samples"
 		fi
-		sleep 1
+		read -r -t 1 -u "$fd" _
 	done
+	chrt -o -p 0 $BASHPID 2>/dev/null
+	exec {fd}>&-
 }
 
 # jnum FILE FILTER: a number from a JSON file (0 when absent).
@@ -176,3 +189,25 @@ jnum() { jq -r "$2 // 0" "$1" 2>/dev/null || echo 0; }
 
 # le A B: is A <= B (floats)?
 le() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a <= b) }'; }
+
+# rt_wait_state WANT SECS: wait (fork-free, as SCHED_FIFO 99 like
+# watch_attached) until the sched_ext state is WANT, at most SECS s; sets
+# RT_WAITED to the seconds it took (ms precision) and RT_STATE to the state.
+rt_wait_state() {
+	local want=$1 secs=$2 fd t0 now
+	[ -p "$WORK/never" ] || mkfifo "$WORK/never"
+	exec {fd}<>"$WORK/never"
+	chrt -f -R -p 99 $BASHPID 2>/dev/null
+	t0=${EPOCHREALTIME/./}
+	RT_STATE=missing
+	while :; do
+		read -r RT_STATE < "$SCHED_EXT/state" 2>/dev/null
+		now=${EPOCHREALTIME/./}
+		[ "$RT_STATE" = "$want" ] && break
+		[ $(((now - t0) / 1000000)) -ge "$secs" ] && break
+		read -r -t 0.1 -u "$fd" _
+	done
+	RT_WAITED=$(awk -v d=$((now - t0)) 'BEGIN { printf "%.3f", d / 1e6 }')
+	chrt -o -p 0 $BASHPID 2>/dev/null
+	exec {fd}>&-
+}

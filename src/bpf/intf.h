@@ -55,6 +55,7 @@ enum stat_idx {
 	STAT_STEAL,		/* ... of which from another LLC's DSQ */
 	STAT_KEEP_RUNNING,	/* prev kept running: nothing else queued */
 	STAT_RESCUED,		/* moved to a rescue DSQ: waited past the bound */
+	STAT_RESCUE_PREEMPT,	/* slice cut at a tick: rescued tasks wait */
 	STAT_CPU_RELEASE,	/* a higher class took a CPU: its local DSQ re-enqueued */
 	STAT_REENQ,		/* ... tasks that came back through ops.enqueue */
 	STAT_MAX_WAIT_NS,	/* longest runnable wait seen (maximum, not a sum) */

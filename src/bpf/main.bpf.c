@@ -29,20 +29,22 @@
  *    LLC has a FIFO rescue DSQ. At most every wait_bound_ns / 8, a dispatch
  *    in the LLC scans its vtime DSQ (up to MAX_RESCUE_SCAN tasks) and moves
  *    the tasks that have been runnable, without running, for longer than
- *    wait_bound_ns (--wait-bound-ms, default 500 ms) to the rescue DSQ,
+ *    wait_bound_ns (--wait-bound-ms, default 200 ms) to the rescue DSQ,
  *    oldest-waiting first in effect (FIFO across scans). Every dispatch in
- *    the LLC serves the rescue DSQ before the vtime order; a rescued task
- *    runs one rescue_slice_ns (slice / 4). Counted in STAT_RESCUED; the
- *    longest wait seen is STAT_MAX_WAIT_NS.
+ *    the LLC serves the rescue DSQ before the vtime order, and while it is
+ *    not empty every tick of a task of the LLC that is not itself rescued
+ *    ends that task's slice (STAT_RESCUE_PREEMPT); a rescued task runs one
+ *    rescue_slice_ns (slice / 4). Counted in STAT_RESCUED; the longest
+ *    wait seen is STAT_MAX_WAIT_NS.
  *  - A task in a local DSQ waits at most for the running task's slice,
  *    unless a higher class takes the CPU: then ops.cpu_release re-enqueues
  *    the local DSQ (SCX_ENQ_REENQ) into the shared DSQ, where another CPU
  *    can run it and the rescue scan sees it (STAT_CPU_RELEASE).
  *  - So, while sched_ext has the CPUs, no runnable task waits longer than
- *    wait_bound + wait_bound / 8 + slice + R * rescue_slice / (CPUs of its
- *    LLC), where R is the number of tasks rescued ahead of it (tasks that
- *    themselves waited past the bound): 0.57 s with the defaults and few
- *    starving tasks. When a higher class takes share f of the CPUs, the
+ *    wait_bound + wait_bound / 8 + one tick + R * rescue_slice / (CPUs of
+ *    its LLC), where R is the number of tasks rescued ahead of it (tasks
+ *    that themselves waited past the bound): about 0.23 s with the
+ *    defaults and few starving tasks. When a higher class takes share f of the CPUs, the
  *    terms after wait_bound stretch by 1 / (1 - f); the ext deadline
  *    server's floor keeps that finite.
  *  - timeout_ms is 20 s (the kernel allows at most 30 s): far above the
@@ -411,9 +413,11 @@ void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 }
 
 /*
- * Every tick of a running task: charge it, and end a donated run whose
- * donation ended (donor woken, chain changed, budget used) or start one
- * for a running owner that was just given a donation.
+ * Every tick of a running task: charge it; make way for rescued tasks (a
+ * task that waited past the bound waits at most one more tick for a CPU
+ * of its LLC, not a whole slice); end a donated run whose donation ended
+ * (donor woken, chain changed, budget used) or start one for a running
+ * owner that was just given a donation.
  */
 void BPF_STRUCT_OPS(proxy_tick, struct task_struct *p)
 {
@@ -422,6 +426,11 @@ void BPF_STRUCT_OPS(proxy_tick, struct task_struct *p)
 	if (!tctx)
 		return;
 	account(p, tctx, bpf_ktime_get_ns());
+	if (!tctx->rescue_run &&
+	    scx_bpf_dsq_nr_queued(RESCUE_DSQ(llc_dsq(scx_bpf_task_cpu(p)))) > 0) {
+		stat_inc(STAT_RESCUE_PREEMPT);
+		p->scx.slice = 0;
+	}
 	if (tctx->running_donor) {
 		if (!donation_valid(p, tctx) ||
 		    tctx->donor.donor != tctx->running_donor) {
@@ -477,6 +486,7 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 		    vtime_before(vtime_now, p->scx.dsq_vtime))
 			vtime_now = p->scx.dsq_vtime;
 	}
+	tctx->rescue_run = tctx->rescued;
 	tctx->rescued = false;
 	/* it was queued at a donor's place: back to its own vtime */
 	if (tctx->vtime_saved) {
@@ -561,6 +571,7 @@ void BPF_STRUCT_OPS(proxy_disable, struct task_struct *p)
 	tctx->proxy_migrated = false;
 	tctx->wait_since = 0;
 	tctx->rescued = false;
+	tctx->rescue_run = false;
 	tctx->from_shared = false;
 }
 

@@ -40,7 +40,7 @@
 /* Tunables: set by the daemon before load (rodata) ... */
 const volatile u64 slice_ns = 5000000ULL;	/* --slice-us */
 const volatile u64 slice_lag_ns = 20000000ULL;	/* sleeper credit bound */
-const volatile u64 wait_bound_ns = 500000000ULL;	/* --wait-bound-ms */
+const volatile u64 wait_bound_ns = 200000000ULL;	/* --wait-bound-ms */
 const volatile u64 rescue_slice_ns = 1250000ULL;	/* slice of a rescued task */
 const volatile u32 nr_llcs = 1;
 const volatile u32 nr_cpu_ids_ = 1;
@@ -88,7 +88,8 @@ struct task_ctx {
 	u64 cgid;		/* cgroup the task's time is charged to */
 	u32 contrib_weight;	/* weight added to cgroup sum_weight while runnable */
 	bool from_shared;	/* picked from a shared vtime DSQ in vtime order */
-	bool rescued;		/* sits in / was picked from a rescue DSQ */
+	bool rescued;		/* sits in a rescue DSQ */
+	bool rescue_run;	/* current run was picked from a rescue DSQ */
 	u64 last_run_at;	/* run time is accounted up to here */
 	u64 wait_since;		/* runnable and not running since (0: not waiting) */
 

@@ -73,11 +73,16 @@ impl Mutex {
         if page == libc::MAP_FAILED {
             bail!("mmap: {}", std::io::Error::last_os_error());
         }
-        let me = Self { page: page as *mut u8 };
+        let me = Self {
+            page: page as *mut u8,
+        };
         // SAFETY: attr initialised before use; the mutex lives in the page.
         unsafe {
             let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
-            check(libc::pthread_mutexattr_init(&mut attr), "pthread_mutexattr_init")?;
+            check(
+                libc::pthread_mutexattr_init(&mut attr),
+                "pthread_mutexattr_init",
+            )?;
             if pshared {
                 check(
                     libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED),
@@ -96,7 +101,10 @@ impl Mutex {
                     "setprotocol",
                 )?;
             }
-            check(libc::pthread_mutex_init(me.raw(), &attr), "pthread_mutex_init")?;
+            check(
+                libc::pthread_mutex_init(me.raw(), &attr),
+                "pthread_mutex_init",
+            )?;
             libc::pthread_mutexattr_destroy(&mut attr);
         }
         Ok(me)
@@ -114,12 +122,18 @@ impl Mutex {
 
     pub fn lock(&self) -> Result<()> {
         // SAFETY: an initialised mutex.
-        check(unsafe { libc::pthread_mutex_lock(self.raw()) }, "pthread_mutex_lock")
+        check(
+            unsafe { libc::pthread_mutex_lock(self.raw()) },
+            "pthread_mutex_lock",
+        )
     }
 
     pub fn unlock(&self) -> Result<()> {
         // SAFETY: an initialised mutex, unlocked by its owner.
-        check(unsafe { libc::pthread_mutex_unlock(self.raw()) }, "pthread_mutex_unlock")
+        check(
+            unsafe { libc::pthread_mutex_unlock(self.raw()) },
+            "pthread_mutex_unlock",
+        )
     }
 
     /// pthread_mutex_timedlock until `deadline`: 0, EOWNERDEAD (then made
@@ -145,7 +159,10 @@ impl Drop for Mutex {
 
 /// CLOCK_REALTIME timespec for a monotonic instant (pthread timeouts).
 fn realtime_at(deadline: Instant) -> libc::timespec {
-    let mut now = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut now) };
     let left = deadline.saturating_duration_since(Instant::now());
@@ -172,10 +189,15 @@ pub fn set_nice(n: i32) -> Result<()> {
 
 /// Make the calling thread SCHED_FIFO at `prio`.
 pub fn set_fifo(prio: i32) -> Result<()> {
-    let p = libc::sched_param { sched_priority: prio };
+    let p = libc::sched_param {
+        sched_priority: prio,
+    };
     // SAFETY: pid 0 is the calling thread.
     if unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &p) } != 0 {
-        bail!("sched_setscheduler(FIFO {prio}): {}", std::io::Error::last_os_error());
+        bail!(
+            "sched_setscheduler(FIFO {prio}): {}",
+            std::io::Error::last_os_error()
+        );
     }
     Ok(())
 }
@@ -195,6 +217,8 @@ pub struct Gaps {
     pub wall_s: f64,
     pub max_gap_ms: f64,
     pub cpu_share: f64,
+    /// CPUs it was seen running on (bit n: CPU n), sampled as it spins
+    pub cpus_seen: u64,
 }
 
 /// Spin for `d` of wall time; the longest gap between two consecutive
@@ -204,7 +228,17 @@ pub fn spin_gaps(d: Duration) -> Gaps {
     let t0 = Instant::now();
     let mut last = t0;
     let mut max_gap = Duration::ZERO;
+    let mut cpus_seen = 0u64;
+    let mut n = 0u32;
     loop {
+        n = n.wrapping_add(1);
+        if n % 4096 == 0 {
+            // SAFETY: no arguments.
+            let cpu = unsafe { libc::sched_getcpu() };
+            if (0..64).contains(&cpu) {
+                cpus_seen |= 1 << cpu;
+            }
+        }
         let now = Instant::now();
         let gap = now - last;
         if gap > max_gap {
@@ -220,6 +254,7 @@ pub fn spin_gaps(d: Duration) -> Gaps {
         wall_s: wall.as_secs_f64(),
         max_gap_ms: max_gap.as_secs_f64() * 1e3,
         cpu_share: (thread_cpu_ns() - cpu0) as f64 / wall.as_nanos() as f64,
+        cpus_seen,
     }
 }
 
@@ -296,7 +331,10 @@ pub fn death_by_kill(kind: MutexKind, timeout_ms: u64) -> Result<DeathResult> {
 
 /// CLOCK_MONOTONIC in ns (the clock Instant uses on Linux).
 fn mono_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64

@@ -58,21 +58,16 @@ if sched_start scx_proxy; then
 	( cd "$WORK/storm" && exec "${STORM[@]}" ) > "$out/storm-stop.log" 2>&1 &
 	sp=$!
 	sleep 30
-	t0=$SECONDS
 	kill -INT "$SCHED_PID"
-	while [ $((SECONDS - t0)) -lt 60 ] && [ "$(sched_state)" != disabled ]; do
-		sleep 0.5
-	done
-	detach=$((SECONDS - t0))
-	st=$(sched_state)
+	rt_wait_state disabled 120
 	for _ in $(seq 1 60); do kill -0 "$SCHED_PID" 2>/dev/null || break; sleep 1; done
 	wait "$SCHED_PID"
 	src=$?
 	SCHED_PID=
-	if [ "$st" = disabled ] && [ $detach -le 30 ] && [ $src = 0 ]; then
-		pass storm-stop-detach "detached ${detach} s after SIGINT, exit status 0"
+	if [ "$RT_STATE" = disabled ] && le "$RT_WAITED" 30 && [ $src = 0 ]; then
+		pass storm-stop-detach "detached ${RT_WAITED} s after SIGINT, exit status 0"
 	else
-		fail storm-stop-detach "state $st ${detach} s after SIGINT, exit status $src"
+		fail storm-stop-detach "state $RT_STATE ${RT_WAITED} s after SIGINT, exit status $src"
 	fi
 	t1=$SECONDS
 	while [ $((SECONDS - t1)) -lt $((secs + 60)) ] && kill -0 $sp 2>/dev/null; do sleep 1; done

@@ -35,7 +35,8 @@ enum Cmd {
         #[arg(long)]
         fifo: Option<i32>,
     },
-    /// A nice 19 thread takes a mutex and spins holding it for SECS; its
+    /// A nice 19 thread takes a mutex and spins holding it for SECS (wall
+    /// time); its
     /// sibling sleeps 100 ms and then blocks on the mutex (it lends to the
     /// holder). Meant to be run as an unprivileged user beside a victim.
     Monopoly {
@@ -143,6 +144,7 @@ fn gaps(secs: f64, nice: Option<i32>, fifo: Option<i32>) -> Result<serde_json::V
         "secs": g.wall_s,
         "max_gap_ms": g.max_gap_ms,
         "cpu_share": g.cpu_share,
+        "cpus_seen": g.cpus_seen,
     }))
 }
 
@@ -154,7 +156,10 @@ fn monopoly(secs: f64) -> Result<serde_json::Value> {
         set_nice(19)?;
         m2.lock()?;
         h2.store(true, Ordering::SeqCst);
-        spin_cpu(Duration::from_secs_f64(secs));
+        let end = Instant::now() + Duration::from_secs_f64(secs);
+        while Instant::now() < end {
+            spin_cpu(Duration::from_micros(100));
+        }
         m2.unlock()
     });
     while !held.load(Ordering::SeqCst) {
@@ -203,7 +208,12 @@ fn churn(threads: usize, secs: f64, cs_us: u64, outside_us: u64) -> Result<serde
     }))
 }
 
-fn owner_death(kind: MutexKind, how: Death, rounds: u32, timeout_ms: u64) -> Result<serde_json::Value> {
+fn owner_death(
+    kind: MutexKind,
+    how: Death,
+    rounds: u32,
+    timeout_ms: u64,
+) -> Result<serde_json::Value> {
     set_nice(-20)?;
     let mut after_ms = Vec::new();
     let mut results = Vec::new();
