@@ -250,6 +250,7 @@ impl<'a> Scheduler<'a> {
             reenq: g(stat_idx_STAT_REENQ),
             max_wait_us: g(stat_idx_STAT_MAX_WAIT_NS) / 1000,
             cgroup_table_full: g(stat_idx_STAT_CGROUP_TABLE_FULL),
+            cpu_hotplug: g(stat_idx_STAT_CPU_HOTPLUG),
             edge_mutex: g(stat_idx_STAT_EDGE_MUTEX),
             edge_rwsem: g(stat_idx_STAT_EDGE_RWSEM),
             edge_futex: g(stat_idx_STAT_EDGE_FUTEX),

@@ -63,6 +63,8 @@ pub struct Metrics {
     pub max_wait_us: u64,
     #[stat(desc = "Cgroups not tracked: table full (their tasks weighed alone)")]
     pub cgroup_table_full: u64,
+    #[stat(desc = "CPUs that went offline or online")]
+    pub cpu_hotplug: u64,
     #[stat(desc = "Blocked-on edges: kernel mutexes")]
     pub edge_mutex: u64,
     #[stat(desc = "Blocked-on edges: rwsems")]
@@ -153,6 +155,7 @@ impl Metrics {
             cpu_release,
             reenq,
             cgroup_table_full,
+            cpu_hotplug,
             edge_mutex,
             edge_rwsem,
             edge_futex,
@@ -200,8 +203,8 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  wait bound: rescued {} (slices cut {}) | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {}",
-            self.rescued, self.rescue_preempt, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full
+            "  wait bound: rescued {} (slices cut {}) | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {} | cpu hotplug {}",
+            self.rescued, self.rescue_preempt, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full, self.cpu_hotplug
         )?;
         writeln!(
             w,

@@ -22,11 +22,10 @@
  *    waiter whose wait returns 0 becomes the presumed owner (for PI futexes
  *    the kernel has made it the owner; for glibc mutexes it is about to take
  *    the lock, and if it loses the race its next wait records the real
- *    owner). For a process-shared futex the owner's wake is issued on its own
- *    address, which the waiter's key does not match, so there any
- *    wake/unlock by the owner since the record ends it (owner unlock_gen).
- *    So a donation to a task that released the lock ends at the next check
- *    (ops.tick at the latest: within one tick).
+ *    owner). A process-shared futex is keyed by its backing inode and
+ *    offset (lock_futex.bpf.c), so the owner's wake matches its waiters'
+ *    key from any process. So a donation to a task that released the lock
+ *    ends at the next check (ops.tick at the latest: within one tick).
  *  - Every owner is held as a task_ref: a task whose pid was reused is not
  *    the owner.
  */
@@ -71,55 +70,31 @@ static __always_inline bool is_kernel_lock(u32 type)
 static task_ref blocked_on_owner(struct task_ctx *tctx)
 {
 	struct lock_id id = tctx->blocked_on;
-	struct futex_owner *fo;
-	struct task_struct *owner;
-	struct task_ctx *octx;
-	task_ref ref;
-	u32 gen;
+	task_ref *owner;
 
 	if (!id.addr)
 		return 0;
 	if (is_kernel_lock(id.type))
 		return ref_of_pid(kernel_lock_owner(id.type, id.addr));
-
-	fo = bpf_map_lookup_elem(&futex_owners, &id);
-	if (!fo)
-		return 0;
-	ref = fo->owner;
-	gen = fo->unlock_gen;
-	if (!fo->shared)
-		return ref;
-	owner = ref_get(ref, &octx);
-	if (!owner)
-		return 0;
-	if (octx->unlock_gen != gen)
-		ref = 0;
-	bpf_task_release(owner);
-	return ref;
+	owner = bpf_map_lookup_elem(&futex_owners, &id);
+	return owner ? *owner : 0;
 }
 
 /* A futex lock's owner as seen by a waiter, or by a waiter that got it. */
-static void futex_owner_set(struct lock_id *id, task_ref owner, u32 gen,
-			    bool shared)
+static void futex_owner_set(struct lock_id *id, task_ref owner)
 {
-	struct futex_owner fo = {
-		.owner = owner,
-		.unlock_gen = gen,
-		.shared = shared,
-	};
-
-	bpf_map_update_elem(&futex_owners, id, &fo, BPF_ANY);
+	bpf_map_update_elem(&futex_owners, id, &owner, BPF_ANY);
 }
 
 /*
- * @p (current, ref @me) woke waiters of, or unlocked, the futex at @id: if
- * it was the recorded owner, it holds that lock no more.
+ * Current task @me woke waiters of, or unlocked, the futex @id: if it was
+ * the recorded owner, it holds that lock no more.
  */
 static void futex_owner_released(struct lock_id *id, task_ref me)
 {
-	struct futex_owner *fo = bpf_map_lookup_elem(&futex_owners, id);
+	task_ref *owner = bpf_map_lookup_elem(&futex_owners, id);
 
-	if (fo && fo->owner == me) {
+	if (owner && *owner == me) {
 		bpf_map_delete_elem(&futex_owners, id);
 		stat_inc(STAT_OWNER_RELEASED);
 	}
@@ -180,7 +155,7 @@ static __always_inline bool set_blocked_on(struct task_struct *p,
 		return false;
 
 	if (tctx->blocked_on.addr != id->addr ||
-	    tctx->blocked_on.tgid != id->tgid ||
+	    tctx->blocked_on.space != id->space ||
 	    tctx->blocked_on.type != id->type) {
 		tctx->blocked_since = bpf_ktime_get_ns();
 		if (bpf_map_update_elem(&blocked_tasks, &pid, &v, BPF_ANY))
@@ -215,7 +190,7 @@ static void clear_blocked_on(struct task_struct *p, struct task_ctx *tctx,
 	}
 	bpf_map_delete_elem(&blocked_tasks, &pid);
 	tctx->blocked_on.addr = 0;
-	tctx->blocked_on.tgid = 0;
+	tctx->blocked_on.space = 0;
 	tctx->blocked_on.type = LOCK_NONE;
 	tctx->woken = false;
 }

@@ -60,6 +60,7 @@ enum stat_idx {
 	STAT_REENQ,		/* ... tasks that came back through ops.enqueue */
 	STAT_MAX_WAIT_NS,	/* longest runnable wait seen (maximum, not a sum) */
 	STAT_CGROUP_TABLE_FULL,	/* cgroup map full: its tasks weighed alone */
+	STAT_CPU_HOTPLUG,	/* CPUs that went offline or online */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,

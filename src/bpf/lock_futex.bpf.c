@@ -35,8 +35,15 @@
  *    waiter from the lock word, ended by the owner's own FUTEX_WAKE /
  *    FUTEX_WAKE_BITSET / FUTEX_UNLOCK_PI on the word, handed to a waiter
  *    whose wait returned 0.
- *  - Lock ids are (user address, waiter's tgid, type): the same address in
- *    two processes is two locks, and no two locks share an id.
+ *  - Lock ids follow the kernel's futex keys: a private futex (or a shared
+ *    one in private memory) is (tgid, user address); a process-shared one
+ *    in a file or shared memory is (inode, offset in it), found with
+ *    bpf_find_vma(). So the same address in two processes is two locks, a
+ *    shared mutex mapped at two addresses is one, and no two locks share an
+ *    id. (If the address space is busy, bpf_find_vma() fails and the wait
+ *    keeps the private key: at worst that wait's owner is not seen
+ *    releasing, and donation_valid()'s re-walk, the budget and the owner's
+ *    next handoff bound it.)
  */
 
 #define FUTEX_WAIT		0
@@ -63,6 +70,39 @@ struct glibc_mutex_head {
 	u32 nusers;
 	u32 kind;	/* __kind */
 };
+
+struct vma_key {
+	u64 uaddr;
+	u64 addr;
+	u64 space;
+};
+
+static long vma_key_cb(struct task_struct *task, struct vm_area_struct *vma,
+		       void *data)
+{
+	struct vma_key *k = data;
+	struct file *f = vma->vm_file;
+
+	if (f) {
+		k->space = (u64)BPF_CORE_READ(f, f_inode);
+		k->addr = (vma->vm_pgoff << 12) + (k->uaddr - vma->vm_start);
+	}
+	return 0;
+}
+
+/* The lock id of the futex word @uaddr of current @p (see the header). */
+static void futex_lock_id(struct task_struct *p, u64 uaddr, bool shared,
+			  u32 type, struct lock_id *id)
+{
+	struct vma_key k = { .uaddr = uaddr, .addr = uaddr, .space = p->tgid };
+
+	if (shared)
+		bpf_find_vma(p, uaddr, vma_key_cb, &k, 0);
+	id->addr = k.addr;
+	id->space = k.space;
+	id->type = type;
+	id->pad = 0;
+}
 
 /* The thread @tid names in @p's pid namespace, with a reference; or NULL. */
 static struct task_struct *task_from_tid(struct task_struct *p, u32 tid)
@@ -95,12 +135,10 @@ static bool owner_acceptable(struct task_struct *p, struct task_struct *owner,
 /*
  * The owner of the futex lock at @uaddr that current @p is about to wait
  * for, as a task_ref (0 if the wait does not look like a lock wait, or the
- * owner is not acceptable). *cross gets whether it is in another process,
- * *gen its unlock_gen.
+ * owner is not acceptable).
  */
-static task_ref futex_lock_owner(struct task_struct *p, struct task_ctx *tctx,
-				 u64 uaddr, u32 op, u32 val, bool pi,
-				 bool *cross, u32 *gen)
+static task_ref futex_lock_owner(struct task_struct *p, u64 uaddr, u32 op,
+				 u32 val, bool pi)
 {
 	struct glibc_mutex_head m;
 	struct task_struct *owner;
@@ -136,13 +174,10 @@ static task_ref futex_lock_owner(struct task_struct *p, struct task_ctx *tctx,
 		bpf_task_release(owner);
 		return 0;
 	}
-	if (owner_acceptable(p, owner, shared)) {
+	if (owner_acceptable(p, owner, shared))
 		ref = ref_of(owner, octx);
-		*cross = owner->tgid != p->tgid;
-		*gen = octx->unlock_gen;
-	} else {
+	else
 		stat_inc(STAT_EDGE_FOREIGN);
-	}
 	bpf_task_release(owner);
 	return ref;
 }
@@ -153,9 +188,10 @@ int proxy_futex_enter(struct trace_event_raw_sys_enter *ctx)
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	struct lock_id id;
-	u32 op = ctx->args[1], cmd = op & FUTEX_CMD_MASK, gen = 0;
-	bool pi, cross = false;
+	u32 op = ctx->args[1], cmd = op & FUTEX_CMD_MASK;
+	u64 uaddr = ctx->args[0];
 	task_ref owner;
+	bool pi;
 
 	if (!track_futexes)
 		return 0;
@@ -172,25 +208,24 @@ int proxy_futex_enter(struct trace_event_raw_sys_enter *ctx)
 
 	pi = cmd == FUTEX_LOCK_PI || cmd == FUTEX_LOCK_PI2 ||
 	     cmd == FUTEX_UNLOCK_PI;
-	id.addr = ctx->args[0];
-	id.tgid = p->tgid;
-	id.type = pi ? LOCK_PI_FUTEX : LOCK_FUTEX;
 
 	if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET ||
 	    cmd == FUTEX_UNLOCK_PI) {
 		/* an owner lets go of a lock: its edges end (handoff) */
-		tctx->unlock_gen++;
+		futex_lock_id(p, uaddr, !(op & FUTEX_PRIVATE_FLAG),
+			      pi ? LOCK_PI_FUTEX : LOCK_FUTEX, &id);
 		futex_owner_released(&id, ref_of(p, tctx));
 		return 0;
 	}
 
-	owner = futex_lock_owner(p, tctx, id.addr, op, (u32)ctx->args[2], pi,
-				 &cross, &gen);
+	owner = futex_lock_owner(p, uaddr, op, (u32)ctx->args[2], pi);
 	if (!owner) {
 		stat_inc(STAT_EDGE_REJECTED);
 		return 0;
 	}
-	futex_owner_set(&id, owner, gen, cross);
+	futex_lock_id(p, uaddr, !(op & FUTEX_PRIVATE_FLAG),
+		      pi ? LOCK_PI_FUTEX : LOCK_FUTEX, &id);
+	futex_owner_set(&id, owner);
 	if (set_blocked_on(p, tctx, &id, owner))
 		donate(p, tctx);
 	return 0;
@@ -214,6 +249,6 @@ int proxy_futex_exit(struct trace_event_raw_sys_exit *ctx)
 	 * records the real owner). Other waiters now wait for it.
 	 */
 	if (ctx->ret == 0)
-		futex_owner_set(&was, ref_of(p, tctx), tctx->unlock_gen, false);
+		futex_owner_set(&was, ref_of(p, tctx));
 	return 0;
 }

@@ -69,7 +69,8 @@ int BPF_PROG(proxy_contention_begin, void *lock, unsigned int flags)
 	}
 
 	id.addr = (u64)lock;
-	id.tgid = 0;
+	id.space = 0;
+	id.pad = 0;
 	owner = ref_of_pid(kernel_lock_owner(id.type, id.addr));
 	if (set_blocked_on(p, tctx, &id, owner))
 		donate(p, tctx);

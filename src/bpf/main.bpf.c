@@ -545,6 +545,22 @@ void BPF_STRUCT_OPS(proxy_cpu_release, s32 cpu, struct scx_cpu_release_args *arg
 	scx_bpf_reenqueue_local();
 }
 
+/*
+ * CPU hotplug needs nothing of ours: the kernel moves tasks off a CPU that
+ * goes away and consuming skips tasks a CPU may not run; the LLC map is
+ * the one loaded. Having these callbacks keeps the kernel from restarting
+ * the scheduler (SCX_ECODE_ACT_RESTART) at every hotplug.
+ */
+void BPF_STRUCT_OPS(proxy_cpu_online, s32 cpu)
+{
+	stat_inc(STAT_CPU_HOTPLUG);
+}
+
+void BPF_STRUCT_OPS(proxy_cpu_offline, s32 cpu)
+{
+	stat_inc(STAT_CPU_HOTPLUG);
+}
+
 void BPF_STRUCT_OPS(proxy_enable, struct task_struct *p)
 {
 	p->scx.dsq_vtime = vtime_now;
@@ -688,6 +704,8 @@ SCX_OPS_DEFINE(proxy_ops,
 	       .quiescent		= (void *)proxy_quiescent,
 	       .set_weight		= (void *)proxy_set_weight,
 	       .cpu_release		= (void *)proxy_cpu_release,
+	       .cpu_online		= (void *)proxy_cpu_online,
+	       .cpu_offline		= (void *)proxy_cpu_offline,
 	       .enable			= (void *)proxy_enable,
 	       .disable			= (void *)proxy_disable,
 	       .init_task		= (void *)proxy_init_task,

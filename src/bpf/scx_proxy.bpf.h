@@ -74,11 +74,17 @@ struct donation {
 	u64 since;		/* the donor's blocked_since: identifies the episode */
 };
 
-/* Where a blocked task waits: a lock, in the address space it lives in. */
+/*
+ * Where a blocked task waits. As the kernel keys futexes: a kernel lock by
+ * its address (space 0); a process-private futex by (process, address); a
+ * process-shared futex in a file or shared memory by (inode, offset), so
+ * that every process that maps it names the same lock.
+ */
 struct lock_id {
-	u64 addr;		/* kernel address, or user address for futexes */
-	u32 tgid;		/* futexes: the waiter's process; 0 for kernel locks */
+	u64 addr;		/* kernel address, user address, or file offset */
+	u64 space;		/* 0, the tgid, or the backing inode's address */
 	u32 type;		/* enum lock_type */
+	u32 pad;
 };
 
 /* Per-task context. */
@@ -115,9 +121,6 @@ struct task_ctx {
 
 	/* time run for donees, owed by this task as a donor (vtime units) */
 	u64 pending_charge;
-
-	/* as a futex owner: bumped at every futex wake/unlock it issues */
-	u32 unlock_gen;
 };
 
 struct {
@@ -147,17 +150,11 @@ struct {
  * it, the owner's wake/unlock of that word deletes it (handoff), a waiter
  * whose wait ends successfully becomes the presumed owner.
  */
-struct futex_owner {
-	task_ref owner;
-	u32 unlock_gen;		/* owner's unlock_gen when seen */
-	bool shared;		/* process-shared: the owner's wake is not matched */
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, MAX_BLOCKED);
 	__type(key, struct lock_id);
-	__type(value, struct futex_owner);
+	__type(value, task_ref);
 } futex_owners SEC(".maps");
 
 /* Blocked tasks (pid -> 1): lets the daemon count live edges. */
