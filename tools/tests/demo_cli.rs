@@ -62,6 +62,61 @@ fn chain_depth_must_be_1_to_4() {
 }
 
 #[test]
+fn owner_spin_needs_a_lock_owner() {
+    for sc in ["rename", "futex-nocontention"] {
+        let o = demo(&[
+            "run",
+            "--scenario",
+            sc,
+            "--owner-spin-us",
+            "1000",
+            "--out",
+            "/tmp/x.json",
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{sc}");
+        assert!(
+            stderr(&o).contains("--owner-spin-us is only valid with lock owners"),
+            "{sc}: {}",
+            stderr(&o)
+        );
+    }
+}
+
+#[test]
+fn empty_config_is_rejected() {
+    let o = demo(&[
+        "run",
+        "--scenario",
+        "futex",
+        "--config",
+        " ",
+        "--out",
+        "/tmp/x.json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--config must not be empty"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn help_names_the_controls_and_config() {
+    let o = demo(&["run", "--help"]);
+    assert!(o.status.success());
+    let h = String::from_utf8_lossy(&o.stdout);
+    for want in [
+        "futex-nocontention",
+        "rename-nocontention",
+        "--config",
+        "--owner-spin-us",
+    ] {
+        assert!(h.contains(want), "run --help lacks {want}: {h}");
+    }
+}
+
+#[test]
 fn bad_duration_is_rejected() {
     let o = demo(&[
         "run",
@@ -152,6 +207,7 @@ fn compare_writes_table_and_plot() {
                 cs_clock: CsClock::Cpu,
                 think_us: 0,
                 owner_gap_us: 500,
+                owner_spin_us: 0,
                 hogs: 4,
                 fg_weight: 10000,
                 bg_weight: 4,
@@ -164,6 +220,7 @@ fn compare_writes_table_and_plot() {
             kernel: "test".into(),
             ncpus: 2,
             scheduler: "default".into(),
+            config: "default".into(),
             sched_ext_state: None,
             scheduler_at_end: "default".into(),
             started_unix_s: 0,
@@ -184,7 +241,8 @@ fn compare_writes_table_and_plot() {
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let table = String::from_utf8_lossy(&o.stdout);
-    assert!(table.contains("| run1 |"), "{table}");
+    assert!(table.contains("| run1 | rename | default |"), "{table}");
+    assert!(!table.contains("scheduler"), "{table}");
     assert!(table.contains("0.03x"), "max ratio 20ms/800ms: {table}");
     assert!(fs::metadata(&plot).unwrap().len() > 1000);
     fs::remove_dir_all(&d).unwrap();

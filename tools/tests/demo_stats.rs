@@ -38,6 +38,7 @@ fn result(label: &str, scenario: Scenario, samples_us: &[u64]) -> RunResult {
             cs_clock: CsClock::Cpu,
             think_us: 500,
             owner_gap_us: 500,
+            owner_spin_us: 0,
             hogs: 4,
             fg_weight: 10000,
             bg_weight: 4,
@@ -50,6 +51,7 @@ fn result(label: &str, scenario: Scenario, samples_us: &[u64]) -> RunResult {
         kernel: "6.99.0-test".into(),
         ncpus: 2,
         scheduler: "default".into(),
+        config: "default".into(),
         sched_ext_state: Some("disabled".into()),
         scheduler_at_end: "default".into(),
         started_unix_s: 1_700_000_000,
@@ -125,22 +127,52 @@ fn read_rejects_garbage_and_other_schemas() {
 }
 
 #[test]
-fn compare_ratios_are_relative_to_the_first_run() {
-    let base = result("rename/default", Scenario::Rename, &[100, 200, 1000]);
-    let worse = result("rename/other", Scenario::Rename, &[100, 200, 4000]);
+fn compare_ratios_are_relative_to_the_first_run_of_each_scenario() {
+    let base = result("rename", Scenario::Rename, &[100, 200, 1000]);
+    let mut worse = result("rename", Scenario::Rename, &[100, 200, 4000]);
+    worse.config = "scx_proxy --no-proxy".into();
     let chain = result("c", Scenario::Chain, &[100, 200, 500]);
-    let rows = compare_rows(&[base.clone(), worse, chain]);
-    assert_eq!(rows.len(), 3);
+    let mut chain_b = result("c", Scenario::Chain, &[100, 200, 5000]);
+    chain_b.config = "scx_proxy".into();
+    // same scenario, other parameters: its own baseline
+    let mut chain_other = result("c", Scenario::Chain, &[100, 200, 250]);
+    chain_other.params.owner_spin_us = 1000;
+    let rows = compare_rows(&[base.clone(), worse, chain, chain_b, chain_other]);
+    assert_eq!(rows.len(), 5);
     assert_eq!(rows[0][10], "1.00x");
     assert_eq!(rows[0][11], "1.00x");
     assert_eq!(rows[1][11], "4.00x");
+    assert_eq!(rows[1][2], "scx_proxy --no-proxy");
     assert_eq!(rows[2][1], "chain3");
-    assert_eq!(rows[2][11], "0.50x");
+    assert_eq!(rows[2][11], "1.00x", "chain is not divided by rename");
+    assert_eq!(rows[3][11], "10.00x");
+    assert_eq!(rows[3][2], "scx_proxy");
+    assert_eq!(rows[4][11], "1.00x");
     let md = compare_table(std::slice::from_ref(&base), true);
-    assert!(md.starts_with("| label | scenario |"), "{md}");
+    assert!(md.starts_with("| label | scenario | config |"), "{md}");
     assert_eq!(md.lines().count(), 3);
     let txt = compare_table(&[base], false);
-    assert!(txt.contains("rename/default") && txt.contains("p99.9"));
+    assert!(txt.contains("rename") && txt.contains("default") && txt.contains("p99.9"));
+}
+
+#[test]
+fn config_of_files_without_one_comes_from_the_scheduler() {
+    // a result written before `config` existed
+    let d = tmpdir("oldconfig");
+    let mut r = result("rename/proxy", Scenario::Rename, &[100, 200]);
+    r.scheduler = "scx_proxy_0.1.0_x86_64_unknown_linux_gnu".into();
+    let mut v = serde_json::to_value(&r).unwrap();
+    v.as_object_mut().unwrap().remove("config");
+    v["params"].as_object_mut().unwrap().remove("owner_spin_us");
+    let p = d.join("old.json");
+    fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+    let back = RunResult::read(&p).unwrap();
+    assert_eq!(back.config, "");
+    assert_eq!(back.config_name(), "scx_proxy");
+    assert_eq!(back.plot_label(), "rename/proxy (scx_proxy)");
+    assert_eq!(back.params.owner_spin_us, 0);
+    assert_eq!(compare_rows(&[back])[0][2], "scx_proxy");
+    fs::remove_dir_all(&d).unwrap();
 }
 
 #[test]

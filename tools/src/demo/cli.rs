@@ -45,6 +45,8 @@ pub enum Scenario {
     RenameNocontention,
     /// glibc pthread mutex held by a nice 19, cpu.weight 4 owner.
     Futex,
+    /// Control: as `futex` without a lock owner (the waiter's floor).
+    FutexNocontention,
     /// As `futex` with a PTHREAD_PRIO_INHERIT mutex.
     PiFutex,
     /// Chain of --depth mutexes/owners; the last owner runs the critical section.
@@ -58,6 +60,7 @@ impl Scenario {
             Scenario::RenameUnthrottled => "rename-unthrottled",
             Scenario::RenameNocontention => "rename-nocontention",
             Scenario::Futex => "futex",
+            Scenario::FutexNocontention => "futex-nocontention",
             Scenario::PiFutex => "pi-futex",
             Scenario::Chain => "chain",
         }
@@ -92,9 +95,15 @@ pub struct RunArgs {
     /// Where to write the JSON result.
     #[arg(long)]
     pub out: PathBuf,
-    /// Label of this run in reports (default: <scenario>/<scheduler>).
+    /// Label of this run in reports (default: the scenario, e.g. "chain2").
     #[arg(long)]
     pub label: Option<String>,
+    /// Scheduler configuration in reports, e.g. "scx_proxy --no-proxy"
+    /// (default: detected: "default" without a sched_ext scheduler; for
+    /// scx_proxy its name plus the policy flags of the running daemon;
+    /// otherwise the sched_ext ops name).
+    #[arg(long)]
+    pub config: Option<String>,
     /// Also plot this run's latency histogram (.png or .svg).
     #[arg(long)]
     pub plot: Option<PathBuf>,
@@ -116,6 +125,12 @@ pub struct RunArgs {
     /// Owners' sleep after releasing their lock, in microseconds.
     #[arg(long, default_value_t = 500)]
     pub owner_gap_us: u64,
+    /// Owners' CPU spin after releasing their lock (before the sleep), in
+    /// microseconds of the --cs-clock: an owner that stays runnable has no
+    /// sleeper credit and is preempted at random points, often holding the
+    /// lock.
+    #[arg(long, default_value_t = 0)]
+    pub owner_spin_us: u64,
     /// Pin the lock owners (futex scenarios) to this CPU, e.g. away from the
     /// waiter's, to see donation work without moving the owner.
     #[arg(long)]
@@ -160,6 +175,20 @@ impl RunArgs {
         }
         if self.cs_us > 10_000_000 {
             bail!("--cs-us must be <= 10000000");
+        }
+        if self.owner_spin_us > 10_000_000 {
+            bail!("--owner-spin-us must be <= 10000000");
+        }
+        if self.owner_spin_us > 0
+            && !matches!(
+                self.scenario,
+                Scenario::Futex | Scenario::PiFutex | Scenario::Chain
+            )
+        {
+            bail!("--owner-spin-us is only valid with lock owners (futex, pi-futex, chain)");
+        }
+        if matches!(&self.config, Some(c) if c.trim().is_empty()) {
+            bail!("--config must not be empty");
         }
         Ok(())
     }
@@ -234,6 +263,9 @@ pub struct RoleArgs {
     pub cs_clock: CsClock,
     #[arg(long, default_value_t = 0)]
     pub gap_us: u64,
+    /// CPU spin after releasing the lock (owner), in microseconds.
+    #[arg(long, default_value_t = 0)]
+    pub spin_us: u64,
     /// Pin this role to one CPU.
     #[arg(long)]
     pub cpu: Option<usize>,

@@ -161,6 +161,102 @@ pub fn sched_info() -> SchedInfo {
     sched_info_at(Path::new("/sys/kernel/sched_ext"))
 }
 
+/// scx_proxy's flags that change its policy, so that a run's configuration
+/// names them: (flag, takes a value, name shown).
+const SCX_PROXY_POLICY_FLAGS: [(&str, bool, &str); 9] = [
+    ("--no-proxy", false, "--no-proxy"),
+    ("--no-kernel-locks", false, "--no-kernel-locks"),
+    ("--no-futex", false, "--no-futex"),
+    ("--no-cpu-donation", false, "--no-cpu-donation"),
+    ("--slice-us", true, "--slice-us"),
+    ("-s", true, "--slice-us"),
+    ("--slice-lag", true, "--slice-lag"),
+    ("--max-depth", true, "--max-depth"),
+    ("--max-donation-us", true, "--max-donation-us"),
+];
+
+/// The configuration a run is labelled with: "default" without a sched_ext
+/// scheduler; for scx_proxy, "scx_proxy" plus the policy flags among
+/// `daemon_args` (the running daemon's arguments after argv\[0\], if found),
+/// e.g. "scx_proxy --no-proxy"; otherwise the ops name without version.
+pub fn config_name(scheduler: &str, daemon_args: Option<&[String]>) -> String {
+    if scheduler == "default" {
+        return "default".to_string();
+    }
+    let name = super::report::short_ops_name(scheduler);
+    if name != "scx_proxy" {
+        return name.to_string();
+    }
+    let mut out = name.to_string();
+    let mut args = daemon_args.unwrap_or(&[]).iter();
+    while let Some(a) = args.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) => (f, Some(v)),
+            None => (a.as_str(), None),
+        };
+        let Some(&(_, takes_value, shown)) =
+            SCX_PROXY_POLICY_FLAGS.iter().find(|(f, _, _)| *f == flag)
+        else {
+            continue;
+        };
+        out.push(' ');
+        out.push_str(shown);
+        if takes_value {
+            match inline.map(str::to_string).or_else(|| args.next().cloned()) {
+                Some(v) => {
+                    out.push(' ');
+                    out.push_str(&v);
+                }
+                None => break,
+            }
+        }
+    }
+    out
+}
+
+/// Arguments (after argv\[0\]) of a running process whose name is `comm`,
+/// from `proc` (normally `/proc`); the first one found.
+pub fn find_process_args(proc: &Path, comm: &str) -> Option<Vec<String>> {
+    for e in fs::read_dir(proc).ok()?.flatten() {
+        let name = e.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(c) = fs::read_to_string(e.path().join("comm")) else {
+            continue;
+        };
+        if c.trim_end() != comm {
+            continue;
+        }
+        let Ok(cmd) = fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let mut parts: Vec<String> = cmd
+            .split(|&b| b == 0)
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        if parts.last().is_some_and(|p| p.is_empty()) {
+            parts.pop();
+        }
+        if parts.is_empty() {
+            continue; // a kernel thread or a zombie
+        }
+        parts.remove(0);
+        return Some(parts);
+    }
+    None
+}
+
+/// [`config_name`] for the scheduler attached now.
+pub fn detect_config(sched: &SchedInfo) -> String {
+    let args = if sched.scheduler.starts_with("scx_proxy") {
+        find_process_args(Path::new("/proc"), "scx_proxy")
+    } else {
+        None
+    };
+    config_name(&sched.scheduler, args.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +279,57 @@ mod tests {
         fs::write(d.join("state"), "enabled\n").unwrap();
         fs::write(d.join("root/ops"), "proxy_1.0\n").unwrap();
         assert_eq!(sched_info_at(&d).scheduler, "proxy_1.0");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn config_names() {
+        let v = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ops = "scx_proxy_0.1.0_x86_64_unknown_linux_gnu";
+        assert_eq!(config_name("default", None), "default");
+        assert_eq!(config_name(ops, None), "scx_proxy");
+        assert_eq!(config_name(ops, Some(&v(&[]))), "scx_proxy");
+        assert_eq!(
+            config_name(ops, Some(&v(&["--stats-json", "/x", "--no-proxy"]))),
+            "scx_proxy --no-proxy"
+        );
+        assert_eq!(
+            config_name(
+                ops,
+                Some(&v(&["-v", "--max-depth", "2", "-s", "100", "--stats", "1"]))
+            ),
+            "scx_proxy --max-depth 2 --slice-us 100"
+        );
+        assert_eq!(
+            config_name(ops, Some(&v(&["--slice-lag=8", "--no-cpu-donation"]))),
+            "scx_proxy --slice-lag 8 --no-cpu-donation"
+        );
+        assert_eq!(config_name("bpfland_1.1.4_x86_64", None), "bpfland");
+    }
+
+    #[test]
+    fn finds_a_process_by_name() {
+        let d = std::env::temp_dir().join(format!("demo-proc-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        for (pid, comm, cmd) in [
+            ("12", "bash\n", &b"bash\0-c\0x\0"[..]),
+            ("13", "scx_proxy\n", &b""[..]),
+            (
+                "14",
+                "scx_proxy\n",
+                &b"/usr/bin/scx_proxy\0--no-proxy\0"[..],
+            ),
+        ] {
+            fs::create_dir_all(d.join(pid)).unwrap();
+            fs::write(d.join(pid).join("comm"), comm).unwrap();
+            fs::write(d.join(pid).join("cmdline"), cmd).unwrap();
+        }
+        fs::create_dir_all(d.join("self")).unwrap();
+        assert_eq!(
+            find_process_args(&d, "scx_proxy"),
+            Some(vec!["--no-proxy".to_string()])
+        );
+        assert_eq!(find_process_args(&d, "scx_lavd"), None);
         fs::remove_dir_all(&d).unwrap();
     }
 

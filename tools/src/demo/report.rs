@@ -22,6 +22,9 @@ pub struct Params {
     pub cs_clock: CsClock,
     pub think_us: u64,
     pub owner_gap_us: u64,
+    /// Owners' CPU spin after each release (0 in files from before it existed).
+    #[serde(default)]
+    pub owner_spin_us: u64,
     pub hogs: usize,
     pub fg_weight: u32,
     pub bg_weight: u32,
@@ -47,6 +50,11 @@ pub struct RunResult {
     pub ncpus: usize,
     /// sched_ext scheduler attached at start ("default" when none).
     pub scheduler: String,
+    /// Scheduler configuration the run is labelled with in reports:
+    /// "default", "scx_proxy --no-proxy", "scx_proxy", ... (files from
+    /// before it existed: derived from `scheduler`, see [`RunResult::config_name`]).
+    #[serde(default)]
+    pub config: String,
     /// Content of /sys/kernel/sched_ext/state at start, if present.
     pub sched_ext_state: Option<String>,
     /// Scheduler attached at the end (differs from `scheduler` if it changed).
@@ -89,15 +97,31 @@ impl RunResult {
         }
     }
 
+    /// The configuration shown in reports: `config`, or for older files
+    /// the scheduler's short name.
+    pub fn config_name(&self) -> String {
+        if self.config.is_empty() {
+            short_ops_name(&self.scheduler).to_string()
+        } else {
+            self.config.clone()
+        }
+    }
+
+    /// Label of this run in plots: "<label> (<config>)".
+    pub fn plot_label(&self) -> String {
+        format!("{} ({})", self.label, self.config_name())
+    }
+
     /// Readable multi-line summary.
     pub fn summary_text(&self) -> String {
         let l = &self.latency;
         format!(
-            "inversion-demo: {label}\n  scenario {sc}, scheduler {sched}, kernel {k}, {n} CPUs\n  \
+            "inversion-demo: {label}\n  scenario {sc}, config {cfg} (scheduler {sched}), kernel {k}, {n} CPUs\n  \
              foreground {what}: {count} samples in {el:.1}s ({ops:.1} ops/s)\n  \
              latency: p50 {p50}  p90 {p90}  p99 {p99}  p99.9 {p999}  max {max}\n",
             label = self.label,
             sc = self.scenario_name(),
+            cfg = self.config_name(),
             sched = self.scheduler,
             k = self.kernel,
             n = self.ncpus,
@@ -118,11 +142,21 @@ impl RunResult {
     }
 }
 
+/// A sched_ext ops name without the version and build triple scx_utils
+/// appends ("scx_proxy_0.1.0_x86_64_unknown_linux_gnu" -> "scx_proxy"):
+/// everything before the first "_<digit>".
+pub fn short_ops_name(ops: &str) -> &str {
+    let b = ops.as_bytes();
+    (0..b.len().saturating_sub(1))
+        .find(|&i| b[i] == b'_' && b[i + 1].is_ascii_digit())
+        .map_or(ops, |i| &ops[..i])
+}
+
 /// Header of the compare table.
 pub const COMPARE_HEADER: [&str; 12] = [
     "label",
     "scenario",
-    "scheduler",
+    "config",
     "count",
     "ops/s",
     "p50",
@@ -142,18 +176,22 @@ fn ratio(v: f64, base: f64) -> String {
     }
 }
 
-/// Rows of the compare table; ratios are relative to the first run.
+/// Rows of the compare table. A row's ratios are relative to the first run
+/// of the same scenario with the same parameters (its own baseline, e.g.
+/// `futex` under the first configuration), so that runs of different
+/// workloads are never divided by each other.
 pub fn compare_rows(runs: &[RunResult]) -> Vec<Vec<String>> {
-    let Some(first) = runs.first() else {
-        return Vec::new();
-    };
     runs.iter()
         .map(|r| {
+            let first = runs
+                .iter()
+                .find(|b| b.scenario == r.scenario && b.params == r.params)
+                .unwrap_or(r);
             let l = &r.latency;
             vec![
                 r.label.clone(),
                 r.scenario_name(),
-                r.scheduler.clone(),
+                r.config_name(),
                 l.count.to_string(),
                 format!("{:.1}", l.ops_per_sec),
                 fmt_us(l.p50_us),

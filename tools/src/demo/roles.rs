@@ -164,6 +164,9 @@ pub fn run_role(args: &RoleArgs) -> Result<()> {
                     locks.unlock(me + 1)?;
                 }
                 locks.unlock(me)?;
+                if args.spin_us > 0 {
+                    spin(args.spin_us, args.cs_clock);
+                }
                 if !gap.is_zero() {
                     std::thread::sleep(gap);
                 }

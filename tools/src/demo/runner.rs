@@ -175,12 +175,18 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
     let pid = std::process::id();
     let ncpus = env::online_cpus();
     let sched = env::sched_info();
+    let config = args
+        .config
+        .clone()
+        .unwrap_or_else(|| env::detect_config(&sched));
     let started_unix_s = now_unix();
     let depth = args.depth();
     let pi = args.pi_mutex();
     let think_us = args.think_us;
     let hogs = args.hogs.unwrap_or(2 * ncpus);
     let futex = !args.scenario.is_rename();
+    // futex-nocontention has a lock but no owner
+    let nlocks = (depth as usize).max(1);
     let bg_weight = if args.scenario == Scenario::RenameUnthrottled {
         UNTHROTTLED_WEIGHT
     } else {
@@ -192,7 +198,7 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
         (0, 0)
     };
     let background_tasks = match args.scenario {
-        Scenario::RenameNocontention => 0,
+        Scenario::RenameNocontention | Scenario::FutexNocontention => 0,
         s if s.is_rename() => 1,
         _ => depth as usize,
     };
@@ -224,7 +230,7 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
     let lock_file = scratch.join("locks");
     if futex {
         // Initialise and unmap; the roles map the file themselves.
-        drop(SharedLocks::create(&lock_file, depth as usize, pi)?);
+        drop(SharedLocks::create(&lock_file, nlocks, pi)?);
     }
 
     let exe = fs::read_link("/proc/self/exe").context("finding own executable")?;
@@ -249,7 +255,7 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
                 format!("--cgroup={}", cg.display()),
                 format!("--nice={nice}"),
                 format!("--lock-file={}", lock_file.display()),
-                format!("--locks={depth}"),
+                format!("--locks={nlocks}"),
             ]
         };
         for i in 0..depth as usize {
@@ -265,6 +271,7 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
                     }
                 ),
                 format!("--gap-us={}", args.owner_gap_us),
+                format!("--spin-us={}", args.owner_spin_us),
             ]);
             if let Some(cpu) = args.owner_cpu {
                 a.push(format!("--cpu={cpu}"));
@@ -324,7 +331,7 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
         "inversion-demo: running {} for {:.1}s under {} ({} hogs, background cpu.weight {})",
         args.scenario.name(),
         args.duration,
-        sched.scheduler,
+        config,
         hogs,
         bg_weight
     );
@@ -363,12 +370,9 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
     if latency.count == 0 {
         return Err(anyhow!("the foreground recorded no samples"));
     }
-    let label = args.label.clone().unwrap_or_else(|| {
-        let sc = match args.scenario {
-            Scenario::Chain => format!("chain{depth}{}", if pi { "-pi" } else { "" }),
-            s => s.name().to_string(),
-        };
-        format!("{sc}/{}", sched.scheduler)
+    let label = args.label.clone().unwrap_or_else(|| match args.scenario {
+        Scenario::Chain => format!("chain{depth}{}", if pi { "-pi" } else { "" }),
+        s => s.name().to_string(),
     });
     if sched_end.scheduler != sched.scheduler {
         eprintln!(
@@ -388,6 +392,7 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
             cs_clock: args.cs_clock,
             think_us,
             owner_gap_us: args.owner_gap_us,
+            owner_spin_us: args.owner_spin_us,
             hogs,
             fg_weight: args.fg_weight,
             bg_weight,
@@ -400,6 +405,7 @@ fn run_inner(args: &RunArgs) -> Result<RunResult> {
         kernel: env::kernel_release(),
         ncpus,
         scheduler: sched.scheduler,
+        config,
         sched_ext_state: sched.state,
         scheduler_at_end: sched_end.scheduler,
         started_unix_s,
@@ -425,10 +431,12 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
 }
 
 fn plot_runs(path: &Path, title: &str, runs: &[RunResult]) -> Result<()> {
+    let labels: Vec<String> = runs.iter().map(RunResult::plot_label).collect();
     let pr: Vec<PlotRun> = runs
         .iter()
-        .map(|r| PlotRun {
-            label: &r.label,
+        .zip(&labels)
+        .map(|(r, label)| PlotRun {
+            label,
             summary: &r.latency,
         })
         .collect();

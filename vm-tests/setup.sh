@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Install what scx_proxy's build and VM suite need, if it is missing.
+#
+#   vm-tests/setup.sh           check; install what is missing (Debian/Ubuntu, root)
+#   vm-tests/setup.sh --check   check only: list what is missing, exit 1 if anything is
+#   vm-tests/setup.sh --list    print the apt packages and the pip package, one a line
+#
+# Called by vm-tests/run at its start (every mode). When everything is
+# present it is a fast no-op (one dpkg-query and one `vng --version`). What
+# it installs:
+#   - apt: the packages in APT_PACKAGES below (compiler and libraries for the
+#     BPF build, QEMU and busybox for virtme-ng, the guest's workload tools);
+#   - pip: virtme-ng (the `vng` VM runner; not packaged in Debian 12);
+# and it requires cargo (a Rust toolchain), which it does not install.
+# Where it cannot install (no apt-get, not root, SCX_PROXY_NO_INSTALL=1) it
+# prints the exact commands that would and exits 1.
+set -euo pipefail
+
+APT_PACKAGES=(
+	clang-19 libclang-19-dev llvm-19 libelf-dev zlib1g-dev libzstd-dev pkg-config
+	qemu-system-x86 busybox-static kmod xz-utils debian-archive-keyring
+	stress-ng linux-perf rt-tests jq util-linux bc procps
+)
+PIP_PACKAGE=virtme-ng
+
+say() { echo "setup: $*" >&2; }
+
+usage() {
+	sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+mode=install
+case ${1:-} in
+'') ;;
+--check) mode=check ;;
+--list)
+	printf '%s\n' "${APT_PACKAGES[@]}" "pip:$PIP_PACKAGE"
+	exit 0
+	;;
+-h | --help)
+	usage
+	exit 0
+	;;
+*)
+	say "error: unknown argument '$1'"
+	usage >&2
+	exit 2
+	;;
+esac
+
+t0=$(date +%s.%N)
+elapsed() { awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }'; }
+
+# missing_apt: the APT_PACKAGES that dpkg does not have installed.
+missing_apt() {
+	command -v dpkg-query > /dev/null || {
+		printf '%s\n' "${APT_PACKAGES[@]}"
+		return
+	}
+	local installed
+	installed=$(dpkg-query -W -f='${db:Status-Abbrev} ${Package}\n' "${APT_PACKAGES[@]}" 2>/dev/null |
+		awk '$1 == "ii" { sub(/:.*/, "", $2); print $2 }' || true)
+	local p
+	for p in "${APT_PACKAGES[@]}"; do
+		grep -qxF "$p" <<< "$installed" || echo "$p"
+	done
+}
+
+# vng_ok: virtme-ng runs (a pyenv shim left behind by an uninstall exists
+# but fails, so `command -v` is not enough).
+vng_ok() { vng --version > /dev/null 2>&1; }
+
+# pip_cmd: how to run pip for the python that should own vng.
+pip_cmd() {
+	local py
+	py=$(command -v python3 || true)
+	[ -n "$py" ] || return 1
+	echo "$py -m pip install --quiet"
+	# PEP 668: a distribution's own python refuses pip installs unless told.
+	if "$py" -c 'import sys, sysconfig, os; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")))' 2>/dev/null; then
+		echo "--break-system-packages"
+	fi
+}
+
+mapfile -t apt_missing < <(missing_apt)
+vng_missing=0
+vng_ok || vng_missing=1
+cargo_missing=0
+command -v cargo > /dev/null || cargo_missing=1
+
+if [ ${#apt_missing[@]} -eq 0 ] && [ $vng_missing = 0 ] && [ $cargo_missing = 0 ]; then
+	say "all ${#APT_PACKAGES[@]} apt packages, virtme-ng and cargo present ($(elapsed)s)"
+	exit 0
+fi
+
+[ ${#apt_missing[@]} -gt 0 ] && say "missing apt packages: ${apt_missing[*]}"
+[ $vng_missing = 1 ] && say "missing: virtme-ng (vng does not run)"
+[ $cargo_missing = 1 ] && say "missing: cargo (a Rust toolchain; this script does not install it)"
+
+pip=$(pip_cmd | tr "\n" " " | sed "s/  */ /g" || true)
+apt_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${apt_missing[*]:-}"
+# manual_steps REASON: print what to run instead, and fail.
+manual_steps() {
+	say "error: cannot install here: $1. Run these (as root, on Debian/Ubuntu), then try again:"
+	[ ${#apt_missing[@]} -gt 0 ] && say "  $apt_cmd"
+	if [ $vng_missing = 1 ]; then
+		if [ -n "$pip" ]; then
+			say "  $pip$PIP_PACKAGE"
+		else
+			say "  (install python3 and python3-pip, then) python3 -m pip install $PIP_PACKAGE"
+		fi
+	fi
+	cargo_steps
+	exit 1
+}
+# cargo_steps: how to get cargo, if it is missing.
+cargo_steps() {
+	[ $cargo_missing = 1 ] || return 0
+	say "  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y && . ~/.cargo/env"
+	say "  (or any Rust toolchain with cargo on PATH; this script does not install it)"
+}
+
+[ $mode = check ] && manual_steps "--check given"
+[ "${SCX_PROXY_NO_INSTALL:-0}" = 1 ] && manual_steps "SCX_PROXY_NO_INSTALL=1"
+[ "$(id -u)" = 0 ] || manual_steps "not root"
+command -v apt-get > /dev/null && command -v dpkg-query > /dev/null ||
+	manual_steps "no apt-get/dpkg (not Debian or Ubuntu)"
+
+if [ ${#apt_missing[@]} -gt 0 ]; then
+	say "installing: ${apt_missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >&2 || { say "error: apt-get update failed"; exit 1; }
+	apt-get install -y -q --no-install-recommends "${apt_missing[@]}" >&2 ||
+		{ say "error: apt-get install ${apt_missing[*]} failed"; exit 1; }
+	mapfile -t still < <(missing_apt)
+	[ ${#still[@]} -eq 0 ] || { say "error: still missing after apt-get install: ${still[*]}"; exit 1; }
+fi
+
+if [ $vng_missing = 1 ]; then
+	if [ -z "$pip" ] || ! python3 -m pip --version > /dev/null 2>&1; then
+		say "installing python3-pip (for virtme-ng)"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-pip >&2 ||
+			{ say "error: apt-get install python3-pip failed"; exit 1; }
+		pip=$(pip_cmd | tr "\n" " ")
+	fi
+	say "installing $PIP_PACKAGE: $pip$PIP_PACKAGE"
+	# shellcheck disable=SC2086 # $pip is a command line
+	$pip "$PIP_PACKAGE" >&2 || { say "error: pip install $PIP_PACKAGE failed"; exit 1; }
+	hash -r
+	command -v pyenv > /dev/null && pyenv rehash 2>/dev/null
+	vng_ok || { say "error: vng still does not run after installing $PIP_PACKAGE (is $(dirname "$(command -v python3)") on PATH?)"; exit 1; }
+fi
+if [ $cargo_missing = 1 ]; then
+	say "error: cargo not found; install it, then run again:"
+	cargo_steps
+	exit 1
+fi
+say "done: everything present ($(elapsed)s)"
