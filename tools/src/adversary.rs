@@ -232,7 +232,7 @@ pub fn spin_gaps(d: Duration) -> Gaps {
     let mut n = 0u32;
     loop {
         n = n.wrapping_add(1);
-        if n % 4096 == 0 {
+        if n.is_multiple_of(4096) {
             // SAFETY: no arguments.
             let cpu = unsafe { libc::sched_getcpu() };
             if (0..64).contains(&cpu) {

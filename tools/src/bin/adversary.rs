@@ -277,7 +277,8 @@ fn scale(waiters: usize, pairs: usize, hold_secs: f64) -> Result<serde_json::Val
             m.unlock()
         }))?);
     }
-    for i in 0..pairs {
+    let mut pair_locks = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
         let m = Arc::new(Mutex::new(MutexKind::Normal, false)?);
         let (m1, r, h) = (m.clone(), release.clone(), held.clone());
         hs.push(spawn(Box::new(move || {
@@ -288,10 +289,13 @@ fn scale(waiters: usize, pairs: usize, hold_secs: f64) -> Result<serde_json::Val
             }
             m1.unlock()
         }))?);
-        // the big lock's holder and this pair's owner hold theirs
-        while held.load(Ordering::SeqCst) < i as u64 + 2 {
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        pair_locks.push(m);
+    }
+    // every owner holds its lock before its waiter comes
+    while held.load(Ordering::SeqCst) < pairs as u64 + 1 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    for m in pair_locks {
         hs.push(spawn(Box::new(move || {
             m.lock()?;
             m.unlock()
