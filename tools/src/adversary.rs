@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Result};
 
+use crate::demo::locks::{check, init_mutex, MutexAttrs};
 use crate::demo::roles::thread_cpu_ns;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -36,13 +37,6 @@ pub enum Death {
     Kill,
     /// the owner thread calls pthread_exit()
     Exit,
-}
-
-fn check(rc: libc::c_int, what: &str) -> Result<()> {
-    if rc != 0 {
-        bail!("{what}: {}", std::io::Error::from_raw_os_error(rc));
-    }
-    Ok(())
 }
 
 /// A glibc mutex in its own anonymous shared page (so that it survives a
@@ -76,37 +70,13 @@ impl Mutex {
         let me = Self {
             page: page as *mut u8,
         };
-        // SAFETY: attr initialised before use; the mutex lives in the page.
-        unsafe {
-            let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
-            check(
-                libc::pthread_mutexattr_init(&mut attr),
-                "pthread_mutexattr_init",
-            )?;
-            if pshared {
-                check(
-                    libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED),
-                    "setpshared",
-                )?;
-            }
-            if kind.robust() {
-                check(
-                    libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST),
-                    "setrobust",
-                )?;
-            }
-            if kind.pi() {
-                check(
-                    libc::pthread_mutexattr_setprotocol(&mut attr, libc::PTHREAD_PRIO_INHERIT),
-                    "setprotocol",
-                )?;
-            }
-            check(
-                libc::pthread_mutex_init(me.raw(), &attr),
-                "pthread_mutex_init",
-            )?;
-            libc::pthread_mutexattr_destroy(&mut attr);
-        }
+        let attrs = MutexAttrs {
+            pshared,
+            robust: kind.robust(),
+            pi: kind.pi(),
+        };
+        // SAFETY: the mutex lives at the start of our fresh page.
+        unsafe { init_mutex(me.raw(), attrs)? };
         Ok(me)
     }
 

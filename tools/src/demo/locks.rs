@@ -25,11 +25,59 @@ pub struct SharedLocks {
 unsafe impl Send for SharedLocks {}
 unsafe impl Sync for SharedLocks {}
 
-fn check(rc: libc::c_int, what: &str) -> Result<()> {
+pub(crate) fn check(rc: libc::c_int, what: &str) -> Result<()> {
     if rc != 0 {
         bail!("{what}: {}", std::io::Error::from_raw_os_error(rc));
     }
     Ok(())
+}
+
+/// The attributes of a glibc mutex to initialise.
+#[derive(Clone, Copy, Debug)]
+pub struct MutexAttrs {
+    /// PTHREAD_PROCESS_SHARED
+    pub pshared: bool,
+    /// PTHREAD_MUTEX_ROBUST
+    pub robust: bool,
+    /// PTHREAD_PRIO_INHERIT
+    pub pi: bool,
+}
+
+/// `pthread_mutex_init(m)` with `attrs`.
+///
+/// # Safety
+/// `m` must point to writable memory for a `pthread_mutex_t` that no one
+/// uses while it is initialised.
+pub unsafe fn init_mutex(m: *mut libc::pthread_mutex_t, attrs: MutexAttrs) -> Result<()> {
+    let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
+    check(
+        libc::pthread_mutexattr_init(&mut attr),
+        "pthread_mutexattr_init",
+    )?;
+    let mut set = || -> Result<()> {
+        if attrs.pshared {
+            check(
+                libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED),
+                "pthread_mutexattr_setpshared",
+            )?;
+        }
+        if attrs.robust {
+            check(
+                libc::pthread_mutexattr_setrobust(&mut attr, libc::PTHREAD_MUTEX_ROBUST),
+                "pthread_mutexattr_setrobust",
+            )?;
+        }
+        if attrs.pi {
+            check(
+                libc::pthread_mutexattr_setprotocol(&mut attr, libc::PTHREAD_PRIO_INHERIT),
+                "pthread_mutexattr_setprotocol(PTHREAD_PRIO_INHERIT)",
+            )?;
+        }
+        check(libc::pthread_mutex_init(m, &attr), "pthread_mutex_init")
+    };
+    let res = set();
+    libc::pthread_mutexattr_destroy(&mut attr);
+    res
 }
 
 impl SharedLocks {
@@ -78,31 +126,15 @@ impl SharedLocks {
     /// Create the lock file with `n` initialised mutexes.
     pub fn create(path: &Path, n: usize, pi: bool) -> Result<Self> {
         let me = Self::map(path, n, true)?;
-        // SAFETY: attr is initialised before use and destroyed after; each
-        // slot is inside the mapping and suitably aligned (page + 64*i).
-        unsafe {
-            let mut attr: libc::pthread_mutexattr_t = std::mem::zeroed();
-            check(
-                libc::pthread_mutexattr_init(&mut attr),
-                "pthread_mutexattr_init",
-            )?;
-            check(
-                libc::pthread_mutexattr_setpshared(&mut attr, libc::PTHREAD_PROCESS_SHARED),
-                "pthread_mutexattr_setpshared",
-            )?;
-            if pi {
-                check(
-                    libc::pthread_mutexattr_setprotocol(&mut attr, libc::PTHREAD_PRIO_INHERIT),
-                    "pthread_mutexattr_setprotocol(PTHREAD_PRIO_INHERIT)",
-                )?;
-            }
-            for i in 0..n {
-                check(
-                    libc::pthread_mutex_init(me.slot(i), &attr),
-                    "pthread_mutex_init",
-                )?;
-            }
-            libc::pthread_mutexattr_destroy(&mut attr);
+        let attrs = MutexAttrs {
+            pshared: true,
+            robust: false,
+            pi,
+        };
+        for i in 0..n {
+            // SAFETY: each slot is inside the mapping and suitably aligned
+            // (page + 64*i).
+            unsafe { init_mutex(me.slot(i), attrs)? };
         }
         Ok(me)
     }
