@@ -97,6 +97,12 @@ pub struct Metrics {
     pub donations_running: u64,
     #[stat(desc = "... to a sleeping owner (pending)")]
     pub donations_sleeping: u64,
+    #[stat(desc = "Lock waits whose owner was not behind the donor: nothing to lend")]
+    pub no_inversion: u64,
+    #[stat(desc = "Donation walks that met a lock with no known owner")]
+    pub walk_no_owner: u64,
+    #[stat(desc = "Donation walks that met an owner outside sched_ext (RT or PI-boosted)")]
+    pub owner_not_ext: u64,
     #[stat(desc = "Donations ended (donor stopped waiting)")]
     pub donation_end: u64,
     #[stat(desc = "Donations that used up their time budget")]
@@ -171,6 +177,9 @@ impl Metrics {
             donations_queued,
             donations_running,
             donations_sleeping,
+            no_inversion,
+            walk_no_owner,
+            owner_not_ext,
             donation_end,
             donation_expired,
             donation_tick_end,
@@ -208,12 +217,12 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} foreign {} nested {} no-owner {} released {} stale-ref {} live {}) | donations {} (queued {} running {} sleeping {}) end {} expired {} tick-end {} | donor woken {} re-lent {} handover {}",
+            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} foreign {} nested {} no-owner {} released {} stale-ref {} live {}) | donations {} (queued {} running {} sleeping {}) no-inversion {} no-owner {} not-ext {} end {} expired {} tick-end {} | donor woken {} re-lent {} handover {}",
             self.edge_mutex, self.edge_rwsem, self.edge_futex, self.edge_pi_futex,
             self.edge_rejected, self.edge_foreign, self.edge_nested, self.edge_no_owner,
             self.owner_released, self.ref_stale, self.blocked_now, self.donations,
             self.donations_queued, self.donations_running, self.donations_sleeping,
-            self.donation_end, self.donation_expired, self.donation_tick_end,
+            self.no_inversion, self.walk_no_owner, self.owner_not_ext, self.donation_end, self.donation_expired, self.donation_tick_end,
             self.donor_woken, self.redonations, self.donor_handovers
         )?;
         writeln!(

@@ -13,6 +13,7 @@ fn defaults() {
     assert_eq!(o.slice_us, 5000);
     assert_eq!(o.max_depth, 8);
     assert_eq!(o.max_donation_us, 100_000);
+    assert_eq!(o.wait_bound_ms, 200);
     assert!(!o.no_proxy && !o.no_futex && !o.no_kernel_locks && !o.no_cpu_donation);
 }
 
@@ -28,6 +29,10 @@ fn policy_flags() {
     .unwrap();
     assert!(o.no_proxy && o.no_futex && o.no_cpu_donation);
     assert_eq!(o.max_depth, 3);
+    assert_eq!(
+        parse(&["--wait-bound-ms", "1000"]).unwrap().wait_bound_ms,
+        1000
+    );
 }
 
 #[test]
@@ -40,6 +45,8 @@ fn bad_values_are_rejected() {
         &["--stats", "-1"],
         &["--monitor", "nan"],
         &["--max-donation-us", "5"],
+        &["--wait-bound-ms", "10"],
+        &["--wait-bound-ms", "6000"],
         &["--no-such-flag"],
     ] {
         assert!(parse(args).is_err(), "{args:?} should be rejected");

@@ -20,6 +20,8 @@ fn delta_subtracts_counters_and_keeps_gauges() {
         dispatch: 100,
         depth_hist: vec![5, 1, 0, 0, 0, 0, 0, 0],
         blocked_now: 3,
+        rescued: 4,
+        max_wait_us: 900,
         ..Default::default()
     };
     let cur = Metrics {
@@ -27,10 +29,15 @@ fn delta_subtracts_counters_and_keeps_gauges() {
         dispatch: 90, // a restart reset the counters: never underflow
         depth_hist: vec![7, 1, 2, 0, 0, 0, 0, 0],
         blocked_now: 1,
+        rescued: 10,
+        max_wait_us: 700,
         ..Default::default()
     };
     let d = cur.delta(&prev);
     assert_eq!(d.donations, 5);
+    assert_eq!(d.rescued, 6);
+    // a maximum since load, not a counter: shown as it is
+    assert_eq!(d.max_wait_us, 700);
     assert_eq!(d.dispatch, 0);
     assert_eq!(d.depth_hist, vec![2, 0, 2, 0, 0, 0, 0, 0]);
     assert_eq!(d.blocked_now, 1);
@@ -42,6 +49,9 @@ fn format_shows_donations_and_locks() {
         donations: 7,
         proxy_migrations: 3,
         return_migrations: 2,
+        rescued: 11,
+        max_wait_us: 230_000,
+        edge_foreign: 5,
         locks: vec![lock("0xffff1", 1500, 9)],
         ..Default::default()
     };
@@ -51,6 +61,11 @@ fn format_shows_donations_and_locks() {
     assert!(s.contains("donations 7"), "{s}");
     assert!(s.contains("proxy mig 3"), "{s}");
     assert!(s.contains("return mig 2"), "{s}");
+    assert!(
+        s.contains("rescued 11") && s.contains("max wait 230000 us"),
+        "{s}"
+    );
+    assert!(s.contains("foreign 5"), "{s}");
     assert!(s.contains("0xffff1") && s.contains("renamer/42"), "{s}");
 }
 

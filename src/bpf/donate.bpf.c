@@ -126,8 +126,11 @@ static bool lend_to(struct task_struct *owner, struct task_ctx *octx,
 {
 	struct cpu_ctx *cpuc;
 
-	if (!vtime_before(lend->vtime + slice_ns, owner->scx.dsq_vtime))
+	if (!vtime_before(lend->vtime + slice_ns, owner->scx.dsq_vtime)) {
+		if (is_end)
+			stat_inc(STAT_NO_INVERSION);
 		return false;
+	}
 	donate_one(octx, lend);
 	if (!is_end)
 		return false;
@@ -173,8 +176,11 @@ static void chain_walk(task_ref start_ref, struct task_ctx *start,
 			return;
 		}
 		oref = blocked_on_owner(cur);
-		if (!oref)
+		if (!oref) {
+			if (lend)
+				stat_inc(STAT_WALK_NO_OWNER);
 			return;
+		}
 		if (oref == start_ref) {
 			w->cycle = true;
 			return;
@@ -182,9 +188,14 @@ static void chain_walk(task_ref start_ref, struct task_ctx *start,
 		if (oref == want)
 			w->on_path = true;
 		owner = ref_get(oref, &octx);
-		if (!owner)
+		if (!owner) {
+			if (lend)
+				stat_inc(STAT_WALK_NO_OWNER);
 			return;
+		}
 		if (!task_is_ext(owner)) {
+			if (lend)
+				stat_inc(STAT_OWNER_NOT_EXT);
 			bpf_task_release(owner);
 			return;
 		}

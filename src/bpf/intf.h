@@ -78,6 +78,9 @@ enum stat_idx {
 	STAT_DONATIONS_QUEUED,	/* ... applied to an owner waiting in a DSQ */
 	STAT_DONATIONS_RUNNING,	/* ... owner already running: applied at its next enqueue */
 	STAT_DONATIONS_SLEEPING,/* ... owner asleep: kept pending */
+	STAT_NO_INVERSION,	/* chain end not behind the donor: nothing lent */
+	STAT_WALK_NO_OWNER,	/* donation walk met a lock with no known owner */
+	STAT_OWNER_NOT_EXT,	/* donation walk met an owner outside sched_ext (RT/PI) */
 	STAT_DONATION_END,	/* donation found invalid (donor stopped waiting) */
 	STAT_DONATION_EXPIRED,	/* donated-time budget used up */
 	STAT_DONATION_TICK_END,	/* running donee preempted: its donation ended */

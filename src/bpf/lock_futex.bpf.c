@@ -85,7 +85,9 @@ static long vma_key_cb(struct task_struct *task, struct vm_area_struct *vma,
 
 	if (f) {
 		k->space = (u64)BPF_CORE_READ(f, f_inode);
-		k->addr = (vma->vm_pgoff << 12) + (k->uaddr - vma->vm_start);
+		/* the top bit keeps offset 0 from reading as "no lock" */
+		k->addr = ((vma->vm_pgoff << 12) + (k->uaddr - vma->vm_start)) |
+			  (1ULL << 63);
 	}
 	return 0;
 }

@@ -55,9 +55,9 @@
  *
  * Invariants:
  *  - vtime_now only advances from tasks taken from a shared DSQ in vtime
- *    order on their own context: a low-weight task dispatched directly to
- *    an idle CPU, a rescued task or a donee cannot drag everyone's sleeper
- *    credit forward.
+ *    order on their own context, by at most one slice per pick: a
+ *    low-weight task dispatched directly to an idle CPU, picked alone, or
+ *    rescued, or a donee, cannot drag everyone's sleeper credit forward.
  *  - A cgroup's sum_weight counts exactly its runnable tasks: added in
  *    ops.runnable, removed in ops.quiescent, moved in ops.cgroup_move,
  *    adjusted in ops.set_weight, via task_ctx.contrib_weight. A cgroup that
@@ -461,6 +461,25 @@ void BPF_STRUCT_OPS(proxy_runnable, struct task_struct *p, u64 enq_flags)
 		donor_woken(p, tctx);
 }
 
+/*
+ * A task picked in vtime order at @vtime moves the sleepers' base toward
+ * it, by at most one slice per pick: the base advances like the vtime of
+ * a nice 0 task that runs. A light task picked when it is alone in the
+ * queue (its vtime runs 100 times faster at nice 19) must not throw the
+ * base far ahead of the tasks running on the other CPUs: every sleeper
+ * would then wake behind them and wait for the rescue.
+ */
+static void advance_vtime_now(u64 vtime)
+{
+	u64 now = vtime_now;
+
+	if (!vtime_before(now, vtime))
+		return;
+	if (vtime_before(now + slice_ns, vtime))
+		vtime = now + slice_ns;
+	vtime_now = vtime;
+}
+
 void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
@@ -482,9 +501,8 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 	 */
 	if (tctx->from_shared) {
 		tctx->from_shared = false;
-		if (!tctx->running_donor && !tctx->rescued &&
-		    vtime_before(vtime_now, p->scx.dsq_vtime))
-			vtime_now = p->scx.dsq_vtime;
+		if (!tctx->running_donor && !tctx->rescued)
+			advance_vtime_now(p->scx.dsq_vtime);
 	}
 	tctx->rescue_run = tctx->rescued;
 	tctx->rescued = false;

@@ -81,7 +81,8 @@ struct donation {
  * that every process that maps it names the same lock.
  */
 struct lock_id {
-	u64 addr;		/* kernel address, user address, or file offset */
+	u64 addr;		/* kernel address, user address, or file offset
+				 * with bit 63 set; never 0 (0: no lock) */
 	u64 space;		/* 0, the tgid, or the backing inode's address */
 	u32 type;		/* enum lock_type */
 	u32 pad;
