@@ -6,7 +6,7 @@
  * Model (after the kernel's find_proxy_task()):
  *   donor --blocked_on--> lock --owner--> task --blocked_on--> ... --> end
  * The end of the chain is the first owner that is not itself blocked (or
- * was woken in its wait). It runs at the donor's place in the vtime order
+ * was woken in its wait, or waits for a lock that was just released). It runs at the donor's place in the vtime order
  * (the better of its own and the donor's), on the donor's CPU when allowed
  * (proxy migration), and what it runs on that context is charged to the
  * donor, not to itself.
@@ -200,7 +200,13 @@ static void chain_walk(task_ref start_ref, struct task_ctx *start,
 			return;
 		}
 		w->depth = i + 1;
-		goes_on = chain_goes_on(octx);
+		/*
+		 * An owner blocked on a lock with no known owner is the end:
+		 * that lock was just released (its owner's wake removed the
+		 * record) and this owner is about to be woken to take it;
+		 * it is the task to run.
+		 */
+		goes_on = chain_goes_on(octx) && blocked_on_owner(octx);
 		if (lend && lend_to(owner, octx, oref, lend, !goes_on))
 			w->lent_end = true;
 		bpf_task_release(owner);
