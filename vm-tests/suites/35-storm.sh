@@ -9,8 +9,12 @@
 #
 #   storm-noproxy    scx_proxy --no-proxy under the storm
 #   storm-proxy      scx_proxy (donation on) under the storm
-#   storm-stop       scx_proxy stopped with SIGINT 30 s into the storm: it
-#                    detaches within 30 s and the storm still completes
+#   storm-stop       (manual, STORM_STOP=1 vm-tests/run vm storm; not in CI)
+#                    scx_proxy stopped with SIGINT 30 s into the storm: it
+#                    should detach within 30 s and the storm still complete.
+#                    On 7.3.4 it does not: the kernel's disable stalls in
+#                    bypass mode with rcu_preempt starved (kept out of CI as
+#                    issue 14 asks; docs/rt-disable-hang.md has the traces).
 
 out=$RESULTS/storm
 mkdir -p "$out" "$WORK/storm"
@@ -53,8 +57,11 @@ storm_case() {	# NAME [SCX_PROXY ARGS]
 storm_case storm-noproxy --no-proxy
 storm_case storm-proxy
 
-# stop scx_proxy 30 s into the storm: it must detach, and the storm go on
-if sched_start scx_proxy; then
+# stop scx_proxy 30 s into the storm: it must detach, and the storm go on.
+# A manual reproducer of the kernel's disable stall (see the header).
+if [ "${STORM_STOP:-0}" != 1 ]; then
+	info storm-stop-skipped "the stop-mid-storm case is a manual reproducer (STORM_STOP=1): on 7.3.4 the kernel's disable stalls under it, docs/rt-disable-hang.md"
+elif sched_start scx_proxy; then
 	( cd "$WORK/storm" && exec "${STORM[@]}" ) > "$out/storm-stop.log" 2>&1 &
 	sp=$!
 	sleep 30
