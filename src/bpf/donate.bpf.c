@@ -116,17 +116,20 @@ static void donate_one(struct task_ctx *octx, struct donation *d)
 
 /*
  * @owner (ref @oref) is on the chain of donation @lend: donate where there
- * is an inversion to fix, i.e. the owner's own place is more than a slice
- * behind the donor's (message-passing work, whose tasks all sit within a
- * slice of each other, never pays for proxying). Returns true if @owner is
- * the end and got the donation.
+ * is an inversion to fix: the owner's own place is more than a slice
+ * behind the donor's, or the owner weighs less than half the donor (its
+ * place may still look level, just after both woke from sleeping, but one
+ * slice of it puts it far behind). Message-passing work, whose tasks weigh
+ * the same and sit within a slice of each other, never pays for proxying.
+ * Returns true if @owner is the end and got the donation.
  */
 static bool lend_to(struct task_struct *owner, struct task_ctx *octx,
 		    task_ref oref, struct donation *lend, bool is_end)
 {
 	struct cpu_ctx *cpuc;
 
-	if (!vtime_before(lend->vtime + slice_ns, owner->scx.dsq_vtime)) {
+	if (!vtime_before(lend->vtime + slice_ns, owner->scx.dsq_vtime) &&
+	    (u64)octx->eff_weight * 2 >= lend->weight) {
 		if (is_end)
 			stat_inc(STAT_NO_INVERSION);
 		return false;
@@ -307,6 +310,7 @@ static void donate(struct task_struct *donor, struct task_ctx *dctx)
 	d.donor = ref_of(donor, dctx);
 	d.cpu = bpf_get_smp_processor_id();
 	d.since = dctx->blocked_since;
+	d.weight = dctx->eff_weight;
 	/* its place, with what its donees ran since it last woke */
 	d.vtime = donor->scx.dsq_vtime + dctx->pending_charge;
 	/* a donor that itself runs on donated context passes that on */

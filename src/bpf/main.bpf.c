@@ -27,7 +27,8 @@
  *    one (nice 19 beside nice -20 is 1:10000), or while real-time tasks
  *    leave sched_ext only the ext deadline server's few percent. So every
  *    LLC has a FIFO rescue DSQ. At most every wait_bound_ns / 8, a dispatch
- *    in the LLC scans its vtime DSQ (up to MAX_RESCUE_SCAN tasks) and moves
+ *    in the LLC scans its vtime DSQ from the tail (up to MAX_RESCUE_SCAN
+ *    tasks, the latest in vtime order: those everyone else passes) and moves
  *    the tasks that have been runnable, without running, for longer than
  *    wait_bound_ns (--wait-bound-ms, default 200 ms) to the rescue DSQ,
  *    oldest-waiting first in effect (FIFO across scans). Every dispatch in
@@ -338,9 +339,15 @@ static void rescue_scan(u32 llc, u64 now)
 	if (!__sync_bool_compare_and_swap(at, last, now))
 		return;
 
+	/*
+	 * From the tail: in an overloaded queue the tasks that wait longest
+	 * are the ones every newcomer (placed near vtime_now) goes ahead of,
+	 * i.e. the latest in vtime order; a scan from the head stops at
+	 * MAX_RESCUE_SCAN and never reaches them.
+	 */
 	cpuc->scan_seen = 0;
 	cpuc->scan_moved = 0;
-	bpf_for_each(scx_dsq, p, llc, 0) {
+	bpf_for_each(scx_dsq, p, llc, SCX_DSQ_ITER_REV) {
 		struct task_ctx *tctx;
 
 		if (++cpuc->scan_seen > MAX_RESCUE_SCAN ||

@@ -72,6 +72,7 @@ struct donation {
 	s32 cpu;		/* where the donor was running */
 	u64 vtime;		/* the donor's place, advanced by what is charged */
 	u64 since;		/* the donor's blocked_since: identifies the episode */
+	u32 weight;		/* the donor's effective weight */
 };
 
 /*
