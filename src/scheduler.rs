@@ -144,6 +144,7 @@ impl<'a> Scheduler<'a> {
             for cpu in llc.all_cpus.keys() {
                 if *cpu < nr_cpus {
                     rodata.cpu_llc[*cpu] = idx as u32;
+                    rodata.llc_cpus[idx] += 1;
                 }
             }
         }
@@ -251,6 +252,8 @@ impl<'a> Scheduler<'a> {
             max_wait_us: g(stat_idx_STAT_MAX_WAIT_NS) / 1000,
             cgroup_table_full: g(stat_idx_STAT_CGROUP_TABLE_FULL),
             cpu_hotplug: g(stat_idx_STAT_CPU_HOTPLUG),
+            rcu_reader: g(stat_idx_STAT_RCU_READER),
+            kthread_rescued: g(stat_idx_STAT_KTHREAD_RESCUED),
             edge_mutex: g(stat_idx_STAT_EDGE_MUTEX),
             edge_rwsem: g(stat_idx_STAT_EDGE_RWSEM),
             edge_futex: g(stat_idx_STAT_EDGE_FUTEX),

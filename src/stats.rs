@@ -65,6 +65,10 @@ pub struct Metrics {
     pub cgroup_table_full: u64,
     #[stat(desc = "CPUs that went offline or online")]
     pub cpu_hotplug: u64,
+    #[stat(desc = "Tasks run first: preempted inside an RCU read-side critical section")]
+    pub rcu_reader: u64,
+    #[stat(desc = "Kernel threads rescued to the urgent DSQ")]
+    pub kthread_rescued: u64,
     #[stat(desc = "Blocked-on edges: kernel mutexes")]
     pub edge_mutex: u64,
     #[stat(desc = "Blocked-on edges: rwsems")]
@@ -162,6 +166,8 @@ impl Metrics {
             reenq,
             cgroup_table_full,
             cpu_hotplug,
+            rcu_reader,
+            kthread_rescued,
             edge_mutex,
             edge_rwsem,
             edge_futex,
@@ -212,8 +218,8 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  wait bound: rescued {} (slices cut {}) | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {} | cpu hotplug {}",
-            self.rescued, self.rescue_preempt, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full, self.cpu_hotplug
+            "  wait bound: rescued {} (kthreads {}, slices cut {}) | rcu readers first {} | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {} | cpu hotplug {}",
+            self.rescued, self.kthread_rescued, self.rescue_preempt, self.rcu_reader, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full, self.cpu_hotplug
         )?;
         writeln!(
             w,

@@ -486,7 +486,11 @@ static s32 return_target(struct task_struct *p, struct task_ctx *tctx)
  * ops.dispatch on a donor's CPU: pull the owner the donor asked for out of
  * the shared DSQ it waits in and run it here (or, if it may not run here, on
  * its own CPU, preempting what runs there). The donor was running here: the
- * CPU is its to lend. Returns true if it moved one.
+ * CPU is its to lend. Returns true only if it gave this CPU a task: when
+ * the owner went elsewhere, dispatch must still find this CPU one. (On 7.x
+ * an empty dispatch under the ext deadline server stops the server, and it
+ * starts again only when the CPU's sched_ext runqueue empties: under
+ * real-time load the CPU's queued sched_ext tasks then starve.)
  */
 static bool dispatch_proxy_owner(s32 cpu)
 {
@@ -527,8 +531,10 @@ static bool dispatch_proxy_owner(s32 cpu)
 		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice_ns);
 		moved = scx_bpf_dsq_move(BPF_FOR_EACH_ITER, t,
 					 SCX_DSQ_LOCAL_ON | target, 0);
-		if (moved && target != cpu)
+		if (moved && target != cpu) {
 			scx_bpf_kick_cpu(target, SCX_KICK_PREEMPT);
+			moved = false;
+		}
 		break;
 	}
 	return moved;

@@ -30,8 +30,12 @@ enum consts {
 	MAX_RESCUE_MOVES	= 64,	/* tasks one rescue scan may move */
 };
 
-/* DSQ ids: LLC n's vtime DSQ is n, its rescue DSQ RESCUE_DSQ_BASE + n. */
+/*
+ * DSQ ids: LLC n's vtime DSQ is n, its rescue DSQ RESCUE_DSQ_BASE + n, its
+ * urgent DSQ (the kernel's housekeeping) URGENT_DSQ_BASE + n.
+ */
 #define RESCUE_DSQ_BASE	0x10000
+#define URGENT_DSQ_BASE	0x20000
 
 /* Lock families a blocked-on edge can come from. */
 enum lock_type {
@@ -61,6 +65,8 @@ enum stat_idx {
 	STAT_MAX_WAIT_NS,	/* longest runnable wait seen (maximum, not a sum) */
 	STAT_CGROUP_TABLE_FULL,	/* cgroup map full: its tasks weighed alone */
 	STAT_CPU_HOTPLUG,	/* CPUs that went offline or online */
+	STAT_RCU_READER,	/* run first: preempted in an RCU read-side section */
+	STAT_KTHREAD_RESCUED,	/* ... kthreads rescued to the front of the line */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,

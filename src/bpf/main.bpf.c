@@ -35,7 +35,18 @@
  *    not empty every tick of a task of the LLC that is not itself rescued
  *    ends that task's slice (STAT_RESCUE_PREEMPT); a rescued task runs one
  *    rescue_slice_ns (slice / 4). Counted in STAT_RESCUED; the longest
- *    wait seen is STAT_MAX_WAIT_NS.
+ *    wait seen is STAT_MAX_WAIT_NS. A wait ends when the task sleeps,
+ *    yields, uses up its slice or runs a rescue slice: a shorter run cut
+ *    by a real-time task does not start its wait over. When many tasks
+ *    are rescued at once their slice shrinks (down to 100 us, in effect
+ *    to the next tick) so that one round of the rescue DSQ takes about
+ *    half the bound where the tick allows.
+ *  - The kernel's own health first: of the tasks past the bound, kthreads
+ *    and tasks preempted inside an RCU read-side critical section go to
+ *    the LLC's urgent DSQ (FIFO), served before the rescue DSQ; a per-CPU
+ *    kthread preempted inside one goes to the head of its local DSQ. On
+ *    7.x any RCU stall ejects a sched_ext scheduler (scx_rcu_cpu_stall),
+ *    and under real-time load that ejection can hang the machine.
  *  - A task in a local DSQ waits at most for the running task's slice,
  *    unless a higher class takes the CPU: then ops.cpu_release re-enqueues
  *    the local DSQ (SCX_ENQ_REENQ) into the shared DSQ, where another CPU
@@ -179,6 +190,44 @@ static bool is_pcpu_kthread(struct task_struct *p)
 	return (p->flags & PF_KTHREAD) && p->nr_cpus_allowed == 1;
 }
 
+/*
+ * @p was preempted inside an RCU read-side critical section (preemptible
+ * RCU): the grace period waits for it. While real-time tasks leave
+ * sched_ext a few percent of the CPUs, such a reader (khugepaged copying a
+ * huge page, in one boot here) can take longer than the 21 s RCU stall
+ * timeout to leave the section. So a reader that waited past the bound
+ * goes to the urgent DSQ. Not at once: a syscall-heavy task is often
+ * preempted inside a read-side section, and sending each such preemption
+ * to the front let a few tasks take all the CPU sched_ext had (rescued
+ * tasks then waited 27 s in one storm here).
+ */
+static bool in_rcu_reader(struct task_struct *p)
+{
+	if (bpf_core_field_exists(p->rcu_read_lock_nesting))
+		return BPF_CORE_READ(p, rcu_read_lock_nesting) > 0;
+	return false;
+}
+
+/*
+ * Slice of a rescued task: rescue_slice_ns, shorter when many wait in the
+ * rescue and urgent DSQs, so that one round of them takes at most about
+ * half the wait bound on the LLC's CPUs (never below 100 us). Slices end
+ * at a tick, so this shortens runs only down to the tick period (4 ms at
+ * HZ=250). (A per-CPU BPF timer that ended such slices on time was tried
+ * and dropped: with it the light tasks of the weights case went 1.3-1.6 s
+ * between runs, against 0.23 s without.)
+ */
+static u64 rescue_slice(u32 llc)
+{
+	u64 nr = scx_bpf_dsq_nr_queued(RESCUE_DSQ(llc)) +
+		 scx_bpf_dsq_nr_queued(URGENT_DSQ(llc)) + 1;
+	u64 s = wait_bound_ns * llc_nr_cpus(llc) / 2 / nr;
+
+	if (s > rescue_slice_ns)
+		s = rescue_slice_ns;
+	return s > 100000 ? s : 100000;
+}
+
 s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
@@ -230,6 +279,10 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(STAT_REENQ);
 	if (is_pcpu_kthread(p)) {
 		stat_inc(STAT_ENQ_KTHREAD);
+		if (in_rcu_reader(p)) {
+			stat_inc(STAT_RCU_READER);
+			enq_flags |= SCX_ENQ_HEAD;
+		}
 		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, slice_ns, enq_flags);
 		return;
 	}
@@ -330,7 +383,7 @@ static void rescue_scan(u32 llc, u64 now)
 {
 	struct task_struct *p;
 	struct cpu_ctx *cpuc;
-	u64 last, *at;
+	u64 last, *at, slice;
 
 	cpuc = cpu_ctx_get();
 	if (!cpuc || llc >= MAX_LLCS)
@@ -344,8 +397,10 @@ static void rescue_scan(u32 llc, u64 now)
 
 	cpuc->scan_seen = 0;
 	cpuc->scan_moved = 0;
+	slice = rescue_slice(llc);
 	bpf_for_each(scx_dsq, p, llc, 0) {
 		struct task_ctx *tctx;
+		u64 to;
 
 		if (++cpuc->scan_seen > MAX_RESCUE_SCAN ||
 		    cpuc->scan_moved >= MAX_RESCUE_MOVES)
@@ -354,8 +409,17 @@ static void rescue_scan(u32 llc, u64 now)
 		if (!tctx || !tctx->wait_since ||
 		    now - tctx->wait_since < wait_bound_ns)
 			continue;
-		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, rescue_slice_ns);
-		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, RESCUE_DSQ(llc), 0)) {
+		/* the kernel's housekeeping (RCU, workqueues) first */
+		to = RESCUE_DSQ(llc);
+		if (p->flags & PF_KTHREAD) {
+			to = URGENT_DSQ(llc);
+			stat_inc(STAT_KTHREAD_RESCUED);
+		} else if (in_rcu_reader(p)) {
+			to = URGENT_DSQ(llc);
+			stat_inc(STAT_RCU_READER);
+		}
+		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice);
+		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, to, 0)) {
 			tctx->rescued = true;
 			cpuc->scan_moved++;
 		}
@@ -364,13 +428,18 @@ static void rescue_scan(u32 llc, u64 now)
 		stat_add(STAT_RESCUED, cpuc->scan_moved);
 }
 
-/* Run the next task of LLC @llc here: its rescued tasks first. */
-static bool consume_llc(u32 llc, u64 now)
+/* Run the next urgent or rescued task of LLC @llc here, if any. */
+static bool consume_rescue(u32 llc, u64 now)
 {
 	rescue_scan(llc, now);
-	if (scx_bpf_dsq_move_to_local(RESCUE_DSQ(llc), 0))
-		return true;
-	return scx_bpf_dsq_move_to_local(llc, 0);
+	return scx_bpf_dsq_move_to_local(URGENT_DSQ(llc), 0) ||
+	       scx_bpf_dsq_move_to_local(RESCUE_DSQ(llc), 0);
+}
+
+/* Run the next task of LLC @llc here: its urgent and rescued tasks first. */
+static bool consume_llc(u32 llc, u64 now)
+{
+	return consume_rescue(llc, now) || scx_bpf_dsq_move_to_local(llc, 0);
 }
 
 void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
@@ -381,8 +450,7 @@ void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 	if (dispatch_proxy_owner(cpu))
 		return;
 
-	rescue_scan(own, now);
-	if (scx_bpf_dsq_move_to_local(RESCUE_DSQ(own), 0)) {
+	if (consume_rescue(own, now)) {
 		stat_inc(STAT_DISPATCH);
 		return;
 	}
@@ -426,12 +494,15 @@ void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 void BPF_STRUCT_OPS(proxy_tick, struct task_struct *p)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
+	u32 llc;
 
 	if (!tctx)
 		return;
 	account(p, tctx, bpf_ktime_get_ns());
+	llc = llc_dsq(scx_bpf_task_cpu(p));
 	if (!tctx->rescue_run &&
-	    scx_bpf_dsq_nr_queued(RESCUE_DSQ(llc_dsq(scx_bpf_task_cpu(p)))) > 0) {
+	    (scx_bpf_dsq_nr_queued(RESCUE_DSQ(llc)) > 0 ||
+	     scx_bpf_dsq_nr_queued(URGENT_DSQ(llc)) > 0)) {
 		stat_inc(STAT_RESCUE_PREEMPT);
 		p->scx.slice = 0;
 	}
@@ -494,8 +565,10 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 		return;
 	if (tctx->wait_since) {
 		stat_max(STAT_MAX_WAIT_NS, now - tctx->wait_since);
+		tctx->run_waited_since = tctx->wait_since;
 		tctx->wait_since = 0;
 	}
+	tctx->run_started = now;
 	tctx->last_run_at = now;
 	tctx->running_donor = donation_valid(p, tctx) ? tctx->donor.donor : 0;
 	/*
@@ -510,6 +583,7 @@ void BPF_STRUCT_OPS(proxy_running, struct task_struct *p)
 	}
 	tctx->rescue_run = tctx->rescued;
 	tctx->rescued = false;
+
 	/* it was queued at a donor's place: back to its own vtime */
 	if (tctx->vtime_saved) {
 		tctx->vtime_saved = false;
@@ -530,8 +604,17 @@ void BPF_STRUCT_OPS(proxy_stopping, struct task_struct *p, bool runnable)
 	account(p, tctx, now);
 	tctx->last_run_at = 0;
 	tctx->running_donor = 0;
+	/*
+	 * A run that a higher class cut short (slice left, less than a
+	 * rescue slice run) does not end the wait: otherwise a task rescued
+	 * after the bound but preempted at once by a real-time task would wait
+	 * a whole bound again. A yield or a cut slice (slice 0) ends it.
+	 */
 	if (runnable)
-		tctx->wait_since = now;
+		tctx->wait_since = tctx->run_waited_since && p->scx.slice &&
+			now - tctx->run_started < rescue_slice_ns ?
+			tctx->run_waited_since : now;
+	tctx->run_waited_since = 0;
 }
 
 void BPF_STRUCT_OPS(proxy_quiescent, struct task_struct *p, u64 deq_flags)
@@ -541,6 +624,7 @@ void BPF_STRUCT_OPS(proxy_quiescent, struct task_struct *p, u64 deq_flags)
 	if (!tctx)
 		return;
 	tctx->wait_since = 0;
+	tctx->run_waited_since = 0;
 	cgrp_sub_runnable(tctx);
 	if (tctx->blocked_on.addr && (deq_flags & SCX_DEQ_SLEEP))
 		donor_sleeps(p, tctx);
@@ -608,6 +692,7 @@ void BPF_STRUCT_OPS(proxy_disable, struct task_struct *p)
 	tctx->running_donor = 0;
 	tctx->proxy_migrated = false;
 	tctx->wait_since = 0;
+	tctx->run_waited_since = 0;
 	tctx->rescued = false;
 	tctx->rescue_run = false;
 	tctx->from_shared = false;
@@ -702,6 +787,8 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(proxy_init)
 		ret = scx_bpf_create_dsq(i, -1);
 		if (!ret)
 			ret = scx_bpf_create_dsq(RESCUE_DSQ(i), -1);
+		if (!ret)
+			ret = scx_bpf_create_dsq(URGENT_DSQ(i), -1);
 		if (ret) {
 			scx_bpf_error("failed to create the DSQs of LLC %u: %d", i, ret);
 			return ret;

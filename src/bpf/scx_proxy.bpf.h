@@ -45,6 +45,7 @@ const volatile u64 rescue_slice_ns = 1250000ULL;	/* slice of a rescued task */
 const volatile u32 nr_llcs = 1;
 const volatile u32 nr_cpu_ids_ = 1;
 const volatile u32 cpu_llc[MAX_CPUS];		/* cpu -> LLC index */
+const volatile u32 llc_cpus[MAX_LLCS];		/* LLC index -> CPUs in it */
 
 /* ... and policy knobs the daemon may change while running (bss). */
 bool proxy_enabled = true;		/* --no-proxy clears it */
@@ -59,6 +60,7 @@ u64 max_donation_ns = 100000000ULL;	/* --max-donation-us */
 
 /* The rescue DSQ of an LLC: tasks that waited past wait_bound_ns, FIFO. */
 #define RESCUE_DSQ(llc)	(RESCUE_DSQ_BASE + (llc))
+#define URGENT_DSQ(llc)	(URGENT_DSQ_BASE + (llc))
 
 /*
  * A task reference: (serial << 32) | pid. 0 is no task. The serial is given
@@ -100,6 +102,8 @@ struct task_ctx {
 	bool rescue_run;	/* current run was picked from a rescue DSQ */
 	u64 last_run_at;	/* run time is accounted up to here */
 	u64 wait_since;		/* runnable and not running since (0: not waiting) */
+	u64 run_started;	/* the current run began here */
+	u64 run_waited_since;	/* wait_since before the current run began */
 
 	/* blocked_on edge: this task waits for @blocked_on (it is a donor) */
 	struct lock_id blocked_on;	/* .addr 0: not blocked */
@@ -286,6 +290,11 @@ static __always_inline struct cpu_ctx *cpu_ctx_get(void)
 	u32 zero = 0;
 
 	return bpf_map_lookup_elem(&cpu_ctxs, &zero);
+}
+
+static __always_inline u32 llc_nr_cpus(u32 llc)
+{
+	return llc_cpus[llc & (MAX_LLCS - 1)] ?: 1;
 }
 
 static __always_inline u64 llc_dsq(s32 cpu)

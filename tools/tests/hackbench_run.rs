@@ -78,7 +78,9 @@ fn binary_json_and_human_output() {
         .lines()
         .find_map(|l| l.strip_prefix("Time: "))
         .expect("Time: line");
-    assert!(t.parse::<f64>().unwrap() > 0.0);
+    // printed to the millisecond (like rt-tests): a fast run prints 0.000
+    let t: f64 = t.parse().expect("Time: is a number");
+    assert!(t.is_finite() && t >= 0.0, "Time: {t}");
     assert!(s.contains("messages/s"), "{s}");
 }
 
