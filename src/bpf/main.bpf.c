@@ -400,6 +400,7 @@ static void rescue_scan(u32 llc, u64 now)
 	slice = rescue_slice(llc);
 	bpf_for_each(scx_dsq, p, llc, 0) {
 		struct task_ctx *tctx;
+		u32 stat;
 		u64 to;
 
 		if (++cpuc->scan_seen > MAX_RESCUE_SCAN ||
@@ -410,18 +411,18 @@ static void rescue_scan(u32 llc, u64 now)
 		    now - tctx->wait_since < wait_bound_ns)
 			continue;
 		/* the kernel's housekeeping (RCU, workqueues) first */
-		to = RESCUE_DSQ(llc);
-		if (p->flags & PF_KTHREAD) {
-			to = URGENT_DSQ(llc);
-			stat_inc(STAT_KTHREAD_RESCUED);
-		} else if (in_rcu_reader(p)) {
-			to = URGENT_DSQ(llc);
-			stat_inc(STAT_RCU_READER);
-		}
+		stat = STAT_RESCUED;
+		if (p->flags & PF_KTHREAD)
+			stat = STAT_KTHREAD_RESCUED;
+		else if (in_rcu_reader(p))
+			stat = STAT_RCU_READER;
+		to = stat == STAT_RESCUED ? RESCUE_DSQ(llc) : URGENT_DSQ(llc);
 		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice);
 		if (scx_bpf_dsq_move(BPF_FOR_EACH_ITER, p, to, 0)) {
 			tctx->rescued = true;
 			cpuc->scan_moved++;
+			if (stat != STAT_RESCUED)
+				stat_inc(stat);
 		}
 	}
 	if (cpuc->scan_moved)
