@@ -10,7 +10,8 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use log::info;
 
-use scx_proxy::opts::Opts;
+use scx_proxy::knobs;
+use scx_proxy::opts::{Cmd, Opts};
 use scx_proxy::preflight;
 use scx_proxy::scheduler::{init_libbpf_logging, BypassSlice, Scheduler};
 use scx_proxy::stats;
@@ -39,6 +40,11 @@ fn run(opts: Opts) -> Result<()> {
     }
     if opts.help_stats {
         stats::server_data().describe_meta(&mut std::io::stdout(), None)?;
+        return Ok(());
+    }
+    if let Some(Cmd::Ctl { sets }) = &opts.cmd {
+        let knobs = knobs::ctl(std::path::Path::new(preflight::SCHED_EXT_SYSFS), sets)?;
+        println!("{}", knobs.line());
         return Ok(());
     }
 

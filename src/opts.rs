@@ -6,6 +6,9 @@ use scx_utils::libbpf_clap_opts::LibbpfOpts;
 
 /// Hard cap of the blocked-on chain walk (MAX_CHAIN_DEPTH in src/bpf/intf.h).
 pub const MAX_CHAIN_DEPTH: u32 = 16;
+/// Range of --max-donation-us (and of the live knob max-donation-us).
+pub const MAX_DONATION_US_MIN: u64 = 100;
+pub const MAX_DONATION_US_MAX: u64 = 10_000_000;
 
 /// scx_proxy: a sched_ext scheduler with proxy execution.
 ///
@@ -19,7 +22,9 @@ pub const MAX_CHAIN_DEPTH: u32 = 16;
 ///
 /// Needs root and a kernel with sched_ext (6.12+, CONFIG_SCHED_CLASS_EXT=y;
 /// check that /sys/kernel/sched_ext exists). Stop it with Ctrl-C or SIGTERM:
-/// the kernel's default scheduler takes over again.
+/// the kernel's default scheduler takes over again. While it runs,
+/// `scx_proxy ctl` reads and changes its policy knobs (donation on/off, lock
+/// families, chain depth, donation budget) without a reload.
 #[derive(Debug, Clone, Parser)]
 #[command(
     name = "scx_proxy",
@@ -70,7 +75,7 @@ pub struct Opts {
 
     /// Most time, in microseconds, an owner may run on one donation before
     /// it falls back to its own context (bounds the cost of a wrong edge).
-    #[arg(long, default_value_t = 100000, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    #[arg(long, default_value_t = 100000, value_parser = clap::value_parser!(u64).range(MAX_DONATION_US_MIN..=MAX_DONATION_US_MAX))]
     pub max_donation_us: u64,
 
     /// Print scheduler statistics every SECS seconds while scheduling.
@@ -111,6 +116,36 @@ pub struct Opts {
 
     #[clap(flatten, next_help_heading = "Libbpf Options")]
     pub libbpf: LibbpfOpts,
+
+    #[command(subcommand)]
+    pub cmd: Option<Cmd>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Cmd {
+    /// Read or change the knobs of the running scx_proxy, without a reload.
+    ///
+    /// With no KEY=VALUE, prints the knobs in force. Otherwise sets them all
+    /// (or, if one is bad, none) and prints the knobs now in force. Needs
+    /// root (the stats socket /var/run/scx/root/stats is root's). The
+    /// change lasts until scx_proxy stops; a restart starts from its flags.
+    ///
+    /// Keys:
+    ///   proxy=on|off            proxy execution (donation); off is --no-proxy
+    ///   cpu-donation=on|off     proxy migration to the donor's CPU
+    ///   kernel-locks=on|off     edges from kernel mutexes and rwsems
+    ///   futex=on|off            edges from userspace futex locks
+    ///   max-depth=1..16         longest blocked-on chain followed
+    ///   max-donation-us=100..10000000
+    ///                           run time one donation may lend
+    ///
+    /// Example: scx_proxy ctl proxy=off max-donation-us=5000
+    #[command(verbatim_doc_comment)]
+    Ctl {
+        /// Knobs to set, e.g. proxy=off.
+        #[arg(value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
 }
 
 fn parse_interval(s: &str) -> Result<f64, String> {

@@ -19,9 +19,10 @@ use scx_utils::{Topology, UserExitInfo};
 
 use crate::bpf_intf;
 use crate::bpf_skel::*;
+use crate::knobs::Knobs;
 use crate::opts::Opts;
 use crate::report::{lock_kind_name, top_locks, LockEntry};
-use crate::stats::{CgroupMetrics, Metrics};
+use crate::stats::{CgroupMetrics, Metrics, StatsReq, StatsRes};
 
 /// libbpf's messages of the current load attempt, kept to show the verifier
 /// log when the kernel rejects the program.
@@ -103,7 +104,7 @@ impl Drop for BypassSlice {
 pub struct Scheduler<'a> {
     skel: BpfSkel<'a>,
     struct_ops: Option<libbpf_rs::Link>,
-    stats_server: StatsServer<(), Metrics>,
+    stats_server: StatsServer<StatsReq, StatsRes>,
     top_locks: usize,
     cgroup_paths: BTreeMap<u64, String>,
     pub load_time: Duration,
@@ -149,12 +150,7 @@ impl<'a> Scheduler<'a> {
             }
         }
         let data = skel.maps.data_data.as_mut().context("no data section")?;
-        data.proxy_enabled = !opts.no_proxy;
-        data.track_kernel_locks = !opts.no_kernel_locks;
-        data.track_futexes = !opts.no_futex;
-        data.cpu_donation = !opts.no_cpu_donation;
-        data.max_chain_depth = opts.max_depth;
-        data.max_donation_ns = opts.max_donation_us * 1000;
+        write_knobs(data, &Knobs::from_opts(opts));
 
         let t0 = Instant::now();
         take_libbpf_log();
@@ -173,6 +169,7 @@ impl<'a> Scheduler<'a> {
         let load_time = t0.elapsed();
         let struct_ops = Some(scx_ops_attach!(skel, proxy_ops)?);
         let stats_server = StatsServer::new(crate::stats::server_data()).launch()?;
+        restrict_stats_socket();
 
         info!(
             "scx_proxy attached in {:.2}s: {} CPUs, {} LLC(s), slice {} us, wait bound {} ms, proxy {}, cpu donation {}, kernel locks {}, futexes {}, max depth {}",
@@ -196,6 +193,39 @@ impl<'a> Scheduler<'a> {
             cgroup_paths: BTreeMap::new(),
             load_time,
         })
+    }
+
+    /// The knobs in force (what the BPF side reads now).
+    pub fn knobs(&self) -> Knobs {
+        match self.skel.maps.data_data.as_ref() {
+            Some(d) => Knobs {
+                proxy: d.proxy_enabled as u32,
+                cpu_donation: d.cpu_donation as u32,
+                kernel_locks: d.track_kernel_locks as u32,
+                futex: d.track_futexes as u32,
+                max_depth: d.max_chain_depth,
+                max_donation_us: d.max_donation_ns / 1000,
+            },
+            None => Knobs::default(),
+        }
+    }
+
+    /// `scx_proxy ctl`: apply `sets` to the running scheduler, all or none.
+    pub fn set_knobs(&mut self, sets: &BTreeMap<String, String>) -> Result<Knobs> {
+        let old = self.knobs();
+        let new = old.with(sets)?;
+        let data = self
+            .skel
+            .maps
+            .data_data
+            .as_mut()
+            .context("no data section")?;
+        write_knobs(data, &new);
+        let changes = new.changes_from(&old);
+        if !changes.is_empty() {
+            info!("knobs changed: {}", changes.join(", "));
+        }
+        Ok(self.knobs())
     }
 
     /// The per-CPU counters, summed over CPUs (maxima for the slots that
@@ -289,6 +319,7 @@ impl<'a> Scheduler<'a> {
                 .map(|i| c[i as usize])
                 .collect(),
             blocked_now: self.skel.maps.blocked_tasks.keys().count() as u64,
+            knobs: self.knobs(),
             ..Default::default()
         };
 
@@ -358,7 +389,16 @@ impl<'a> Scheduler<'a> {
         let (res_ch, req_ch) = self.stats_server.channels();
         while !shutdown.load(Ordering::Relaxed) && !self.exited() {
             match req_ch.recv_timeout(Duration::from_millis(250)) {
-                Ok(()) => res_ch.send(self.metrics())?,
+                Ok(StatsReq::Metrics) => {
+                    res_ch.send(StatsRes::Metrics(Box::new(self.metrics())))?
+                }
+                Ok(StatsReq::Knobs(sets)) => {
+                    let r = self.set_knobs(&sets).map_err(|e| format!("{e:#}"));
+                    if let Err(e) = &r {
+                        warn!("knobs unchanged: {e}");
+                    }
+                    res_ch.send(StatsRes::Knobs(r))?
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(e) => Err(e)?,
             }
@@ -373,6 +413,27 @@ impl Drop for Scheduler<'_> {
         if self.struct_ops.is_some() {
             warn!("scx_proxy: detaching");
         }
+    }
+}
+
+/// Write the knobs into the BPF program's `.data` (memory-mapped: the BPF
+/// side sees each field at its next read; each is one aligned store).
+fn write_knobs(data: &mut types::data, k: &Knobs) {
+    data.proxy_enabled = k.proxy != 0;
+    data.track_kernel_locks = k.kernel_locks != 0;
+    data.track_futexes = k.futex != 0;
+    data.cpu_donation = k.cpu_donation != 0;
+    data.max_chain_depth = k.max_depth;
+    data.max_donation_ns = k.max_donation_us * 1000;
+}
+
+/// The stats socket also changes knobs: only root may connect, whatever
+/// the umask was.
+fn restrict_stats_socket() {
+    use std::os::unix::fs::PermissionsExt;
+    let path = Path::new("/var/run/scx/root/stats");
+    if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+        warn!("cannot restrict {}: {e}", path.display());
     }
 }
 

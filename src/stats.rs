@@ -9,11 +9,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
+use crossbeam::channel::{Receiver, Sender};
 use scx_stats::prelude::*;
 use scx_stats_derive::{stat_doc, Stats};
 use serde::{Deserialize, Serialize};
 
+use crate::knobs::Knobs;
 use crate::report::LockEntry;
+
+/// What a stats-socket client asks the scheduler loop for.
+pub enum StatsReq {
+    /// The counters now.
+    Metrics,
+    /// Set these knobs (key -> value; none: just read them).
+    Knobs(BTreeMap<String, String>),
+}
+
+/// The scheduler loop's answer.
+pub enum StatsRes {
+    Metrics(Box<Metrics>),
+    /// The knobs in force after the change, or why nothing changed.
+    Knobs(std::result::Result<Knobs, String>),
+}
 
 #[stat_doc]
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, Stats)]
@@ -137,6 +154,8 @@ pub struct Metrics {
     pub depth_hist: Vec<u64>,
     #[stat(desc = "Blocked-on edges live now")]
     pub blocked_now: u64,
+    #[stat(desc = "Knobs in force (scx_proxy ctl changes them)")]
+    pub knobs: Knobs,
     #[stat(desc = "Per-cgroup accounting, by cgroup path")]
     pub cgroups: BTreeMap<String, CgroupMetrics>,
     #[stat(desc = "Most-contended locks")]
@@ -238,6 +257,7 @@ impl Metrics {
             self.return_migrations, self.donated_us, self.cycles, self.depth_capped,
             self.depth_hist
         )?;
+        writeln!(w, "  knobs: {}", self.knobs.line())?;
         for (path, c) in &self.cgroups {
             writeln!(
                 w,
@@ -250,27 +270,54 @@ impl Metrics {
     }
 }
 
-pub fn server_data() -> StatsServerData<(), Metrics> {
-    let open: Box<dyn StatsOpener<(), Metrics>> = Box::new(move |(req_ch, res_ch)| {
-        req_ch.send(())?;
-        let mut prev = res_ch.recv()?;
+fn ask_metrics(req_ch: &Sender<StatsReq>, res_ch: &Receiver<StatsRes>) -> Result<Metrics> {
+    req_ch.send(StatsReq::Metrics)?;
+    match res_ch.recv()? {
+        StatsRes::Metrics(m) => Ok(*m),
+        StatsRes::Knobs(_) => anyhow::bail!("stats: knobs answer to a metrics request"),
+    }
+}
 
-        let read: Box<dyn StatsReader<(), Metrics>> = Box::new(move |_args, (req_ch, res_ch)| {
-            req_ch.send(())?;
-            let cur = res_ch.recv()?;
-            let delta = cur.delta(&prev);
-            prev = cur;
-            delta.to_json()
-        });
+pub fn server_data() -> StatsServerData<StatsReq, StatsRes> {
+    let open: Box<dyn StatsOpener<StatsReq, StatsRes>> = Box::new(move |(req_ch, res_ch)| {
+        let mut prev = ask_metrics(req_ch, res_ch)?;
+
+        let read: Box<dyn StatsReader<StatsReq, StatsRes>> =
+            Box::new(move |_args, (req_ch, res_ch)| {
+                let cur = ask_metrics(req_ch, res_ch)?;
+                let delta = cur.delta(&prev);
+                prev = cur;
+                delta.to_json()
+            });
 
         Ok(read)
     });
 
+    // `scx_proxy ctl`: the request's other arguments are the knobs to set
+    let knobs: Box<dyn StatsReaderSend<StatsReq, StatsRes>> =
+        Box::new(move |args, (req_ch, res_ch)| {
+            req_ch.send(StatsReq::Knobs(crate::knobs::sets_of(args)))?;
+            match res_ch.recv()? {
+                StatsRes::Knobs(Ok(k)) => k.to_json(),
+                StatsRes::Knobs(Err(e)) => {
+                    Err(anyhow::anyhow!(e).context(StatsErrno(libc_einval())))
+                }
+                StatsRes::Metrics(_) => anyhow::bail!("stats: metrics answer to a knobs request"),
+            }
+        });
+
     StatsServerData::new()
         .add_meta(CgroupMetrics::meta())
         .add_meta(crate::report::LockEntry::meta())
+        .add_meta(Knobs::meta())
         .add_meta(Metrics::meta())
         .add_ops("top", StatsOps { open, close: None })
+        .add_stats(crate::knobs::STATS_TARGET, knobs)
+}
+
+/// EINVAL, the errno the stats socket answers a refused knob change with.
+const fn libc_einval() -> i32 {
+    22
 }
 
 /// `--monitor`: print what a running scx_proxy serves, every `intv`.
