@@ -47,7 +47,14 @@ const volatile u32 nr_cpu_ids_ = 1;
 const volatile u32 cpu_llc[MAX_CPUS];		/* cpu -> LLC index */
 const volatile u32 llc_cpus[MAX_LLCS];		/* LLC index -> CPUs in it */
 
-/* ... and policy knobs the daemon may change while running (bss). */
+/*
+ * ... and policy knobs that `scx_proxy ctl` changes while running (.data,
+ * memory-mapped by the daemon; src/knobs.rs). Each is read at its use, so a
+ * change takes effect at the next hook, walk or check: no state may depend
+ * on a knob keeping the value it had when the state was made (a donation is
+ * re-checked against proxy_enabled and max_donation_ns in donation_valid(),
+ * and edges are cleared whatever track_* says now).
+ */
 bool proxy_enabled = true;		/* --no-proxy clears it */
 bool track_kernel_locks = true;		/* --no-kernel-locks */
 bool track_futexes = true;		/* --no-futex */
