@@ -12,6 +12,14 @@
  *   lock_futex.bpf.c	where userspace futex lock edges come from
  *   main.bpf.c		base policy, run-time accounting, wait bound, sched_ext_ops
  *
+ * Why #include and not separate objects linked by libbpf (as scx_lavd is
+ * built): the parts call each other's helpers with trusted task pointers
+ * and share maps and globals. Linked separately, every cross-file helper
+ * would need __hidden linkage and every map and global an extern
+ * declaration here, for no gain in what the verifier sees (one program per
+ * hook either way). It stays one unit; the file split is by concern, and
+ * each file's header states its invariants.
+ *
  * Vocabulary follows the kernel's proxy-execution series: a task blocked on a
  * lock is a *donor*; the lock's *owner* runs on the donor's scheduling context
  * (its place in the vtime order and its slice); placing the owner on the
