@@ -208,8 +208,14 @@ pub fn ctl(sysfs: &std::path::Path, sets: &[String]) -> Result<Knobs> {
         ),
     }
     let mut client = StatsClient::new()
+        .set_path(crate::scheduler::STATS_SOCKET)
         .connect(Some(5000))
-        .context("connecting to scx_proxy's stats socket (/var/run/scx/root/stats; root only)")?;
+        .with_context(|| {
+            format!(
+                "connecting to scx_proxy's stats socket ({}; root only)",
+                crate::scheduler::STATS_SOCKET
+            )
+        })?;
     client
         .request::<Knobs>("stats", args)
         .context("scx_proxy refused the change")

@@ -168,8 +168,7 @@ impl<'a> Scheduler<'a> {
         };
         let load_time = t0.elapsed();
         let struct_ops = Some(scx_ops_attach!(skel, proxy_ops)?);
-        let stats_server = StatsServer::new(crate::stats::server_data()).launch()?;
-        restrict_stats_socket();
+        let stats_server = launch_stats_server()?;
 
         info!(
             "scx_proxy attached in {:.2}s: {} CPUs, {} LLC(s), slice {} us, wait bound {} ms, proxy {}, cpu donation {}, kernel locks {}, futexes {}, max depth {}",
@@ -284,6 +283,7 @@ impl<'a> Scheduler<'a> {
             cpu_hotplug: g(stat_idx_STAT_CPU_HOTPLUG),
             rcu_reader: g(stat_idx_STAT_RCU_READER),
             kthread_rescued: g(stat_idx_STAT_KTHREAD_RESCUED),
+            rcu_long: g(stat_idx_STAT_RCU_LONG),
             edge_mutex: g(stat_idx_STAT_EDGE_MUTEX),
             edge_rwsem: g(stat_idx_STAT_EDGE_RWSEM),
             edge_futex: g(stat_idx_STAT_EDGE_FUTEX),
@@ -427,14 +427,31 @@ fn write_knobs(data: &mut types::data, k: &Knobs) {
     data.max_donation_ns = k.max_donation_us * 1000;
 }
 
-/// The stats socket also changes knobs: only root may connect, whatever
-/// the umask was.
-fn restrict_stats_socket() {
+/// Where scx_stats puts the socket (its default path).
+pub const STATS_SOCKET: &str = "/var/run/scx/root/stats";
+
+/// Start the stats server. Its socket also changes knobs, so only root may
+/// connect: it is created under umask 077 (socket 0600, and a directory it
+/// creates 0700), so there is no moment when another user could connect,
+/// whatever the umask scx_proxy was started with. The chmod to 0600 after
+/// it is a second guard.
+fn launch_stats_server() -> Result<StatsServer<StatsReq, StatsRes>> {
     use std::os::unix::fs::PermissionsExt;
-    let path = Path::new("/var/run/scx/root/stats");
+    extern "C" {
+        fn umask(mask: u32) -> u32;
+    }
+    // SAFETY: umask(2) cannot fail; the old mask is put back just after.
+    let old = unsafe { umask(0o077) };
+    let server = StatsServer::new(crate::stats::server_data())
+        .set_path(STATS_SOCKET)
+        .launch();
+    unsafe { umask(old) };
+    let server = server.context("starting the stats server")?;
+    let path = Path::new(STATS_SOCKET);
     if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
         warn!("cannot restrict {}: {e}", path.display());
     }
+    Ok(server)
 }
 
 /// A value of a map whose C type is plain old data, copied out of its bytes.

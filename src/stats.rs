@@ -86,6 +86,10 @@ pub struct Metrics {
     pub rcu_reader: u64,
     #[stat(desc = "Kernel threads rescued to the urgent DSQ")]
     pub kthread_rescued: u64,
+    #[stat(
+        desc = "Enqueues of tasks preempted inside one RCU read-side section for over 1 s: sent to the rescued tasks at once"
+    )]
+    pub rcu_long: u64,
     #[stat(desc = "Blocked-on edges: kernel mutexes")]
     pub edge_mutex: u64,
     #[stat(desc = "Blocked-on edges: rwsems")]
@@ -187,6 +191,7 @@ impl Metrics {
             cpu_hotplug,
             rcu_reader,
             kthread_rescued,
+            rcu_long,
             edge_mutex,
             edge_rwsem,
             edge_futex,
@@ -237,8 +242,8 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  wait bound: rescued {} (kthreads {}, slices cut {}) | rcu readers first {} | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {} | cpu hotplug {}",
-            self.rescued, self.kthread_rescued, self.rescue_preempt, self.rcu_reader, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full, self.cpu_hotplug
+            "  wait bound: rescued {} (kthreads {}, slices cut {}) | rcu readers first {} long {} | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {} | cpu hotplug {}",
+            self.rescued, self.kthread_rescued, self.rescue_preempt, self.rcu_reader, self.rcu_long, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full, self.cpu_hotplug
         )?;
         writeln!(
             w,

@@ -67,6 +67,7 @@ enum stat_idx {
 	STAT_CPU_HOTPLUG,	/* CPUs that went offline or online */
 	STAT_RCU_READER,	/* run first: preempted in an RCU read-side section */
 	STAT_KTHREAD_RESCUED,	/* ... kthreads rescued to the front of the line */
+	STAT_RCU_LONG,		/* preempted in one RCU reader > RCU_READER_LONG_NS */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,

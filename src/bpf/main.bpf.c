@@ -44,9 +44,13 @@
  *  - The kernel's own health first: of the tasks past the bound, kthreads
  *    and tasks preempted inside an RCU read-side critical section go to
  *    the LLC's urgent DSQ (FIFO), served before the rescue DSQ; a per-CPU
- *    kthread preempted inside one goes to the head of its local DSQ. On
- *    7.x any RCU stall ejects a sched_ext scheduler (scx_rcu_cpu_stall),
- *    and under real-time load that ejection can hang the machine.
+ *    kthread preempted inside one goes to the head of its local DSQ. A
+ *    task that has stopped inside an RCU read-side section at every stop
+ *    for 1 s (RCU_READER_LONG_NS) holds back a grace period: it skips the
+ *    bound and joins the rescued tasks (kthreads: the urgent DSQ) at each
+ *    enqueue until it leaves the section (STAT_RCU_LONG). On 7.x any RCU
+ *    stall ejects a sched_ext scheduler (scx_rcu_cpu_stall), and under
+ *    real-time load that ejection can hang the machine.
  *  - A task in a local DSQ waits at most for the running task's slice,
  *    unless a higher class takes the CPU: then ops.cpu_release re-enqueues
  *    the local DSQ (SCX_ENQ_REENQ) into the shared DSQ, where another CPU
@@ -204,11 +208,34 @@ static bool is_pcpu_kthread(struct task_struct *p)
  * to the front let a few tasks take all the CPU sched_ext had (rescued
  * tasks then waited 27 s in one storm here).
  */
+/* How long a preempted RCU reader waits its turn before it skips the wait. */
+#define RCU_READER_LONG_NS	(1000ULL * 1000 * 1000)
+
 static bool in_rcu_reader(struct task_struct *p)
 {
 	if (bpf_core_field_exists(p->rcu_read_lock_nesting))
 		return BPF_CORE_READ(p, rcu_read_lock_nesting) > 0;
 	return false;
+}
+
+/*
+ * Has @p been preempted inside an RCU read-side section at every stop for
+ * RCU_READER_LONG_NS or more? Such a reader holds back a grace period:
+ * khugepaged copying a huge page under rcu_read_lock() got a few ms every
+ * 2-3 s in one storm (nice 19, rescued with short slices, back behind the
+ * vtime order after each) and caused a 21 s RCU stall, which ejects a
+ * sched_ext scheduler on 7.x. So it skips the wait: it goes straight to
+ * the rescued tasks' FIFO (a kthread to the urgent one) at every enqueue
+ * until it leaves the section. It takes its turn there like any rescued
+ * task, with a rescue slice, so that such readers cannot starve the rest.
+ * (Readers that finish their section within one run never qualify: sending
+ * every preempted reader to the front made storms worse, see above.)
+ */
+static bool rcu_reader_long(struct task_struct *p, struct task_ctx *tctx)
+{
+	return tctx->rcu_reader_since &&
+	       bpf_ktime_get_ns() - tctx->rcu_reader_since >= RCU_READER_LONG_NS &&
+	       in_rcu_reader(p);
 }
 
 /*
@@ -298,6 +325,16 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (tctx) {
 		apply_pending_charge(p, tctx);
+		if (rcu_reader_long(p, tctx)) {
+			stat_inc(STAT_RCU_LONG);
+			tctx->rescued = true;
+			scx_bpf_dsq_insert(p, (p->flags & PF_KTHREAD) ?
+					   URGENT_DSQ(llc_dsq(cpu)) :
+					   RESCUE_DSQ(llc_dsq(cpu)),
+					   rescue_slice(llc_dsq(cpu)), enq_flags);
+			kick_idle_for(p, cpu);
+			return;
+		}
 		if (!reenq && donation_valid(p, tctx)) {
 			/*
 			 * Straight to a CPU only where the donor itself would
@@ -619,6 +656,13 @@ void BPF_STRUCT_OPS(proxy_stopping, struct task_struct *p, bool runnable)
 			now - tctx->run_started < rescue_slice_ns ?
 			tctx->run_waited_since : now;
 	tctx->run_waited_since = 0;
+	/* how long it has been stopping inside an RCU read-side section */
+	if (runnable && in_rcu_reader(p)) {
+		if (!tctx->rcu_reader_since)
+			tctx->rcu_reader_since = now;
+	} else {
+		tctx->rcu_reader_since = 0;
+	}
 }
 
 void BPF_STRUCT_OPS(proxy_quiescent, struct task_struct *p, u64 deq_flags)

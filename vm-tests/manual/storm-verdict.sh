@@ -26,6 +26,9 @@
 # Needs what vm-tests/run needs, and a release build (vm-tests/run builds it).
 set -uo pipefail
 
+# shellcheck source=vm-tests/host.sh
+. "$(dirname "$0")/../host.sh"
+
 STORM=(stress-ng --mutex 2 --futex 2 --rename 2 --pthread 2 --exit-group 2
 	--flock 2 --sem 2 --fork 2 --switch 2 --metrics-brief)
 
@@ -90,7 +93,7 @@ if [ "${1:-}" = --guest ]; then
 			wait "$pid"
 		fi
 		mw=$(jq -r '.metrics.max_wait_us // empty' "$out/s-$mode.json" 2> /dev/null)
-		dn=$(jq -c '.metrics | {donations, depth_hist}' "$out/s-$mode.json" 2> /dev/null)
+		dn=$(jq -c '.metrics | {donations, depth_hist, rcu_long, rcu_reader, kthread_rescued}' "$out/s-$mode.json" 2> /dev/null)
 		ex=$(grep -m1 -oE 'EXIT: .*|runnable task stall.*' "$log" 2> /dev/null)
 		echo "$mode: samples $n not-attached $bad storm-rc $src secs $((SECONDS - t0)) rcu-stalls $(($(rcu) - st0)) max_wait_ms $(awk -v u="${mw:-0}" 'BEGIN { printf "%.0f", u / 1000 }') ${dn:+$dn }exit '${ex:-none}' $extra" >> "$out/verdict.txt"
 	done
@@ -139,17 +142,19 @@ for i in $(seq 1 "$boots"); do
 	rm -rf "$d"
 	mkdir -p "$d"
 	t0=$SECONDS
-	timeout --kill-after=30 "$deadline" \
-		setsid vng -v -r "$release" --disable-kvm --cpus 2 --memory 3G \
+	vng_deadline "$deadline" "$d/console.log" -v -r "$release" --disable-kvm --cpus 2 --memory 3G \
 		--qemu-opts="-accel tcg,thread=single" --rodir "$SCX_PROXY_CACHE" --rwdir "$results" \
-		-- "SCX_PROXY_TARGET=$SCX_PROXY_TARGET SCX_PROXY_CACHE=$SCX_PROXY_CACHE bash $repo/vm-tests/manual/storm-verdict.sh --guest $d $secs ${modes[*]}" \
-		> "$d/console.log" 2>&1 < /dev/null
+		-- "SCX_PROXY_TARGET=$SCX_PROXY_TARGET SCX_PROXY_CACHE=$SCX_PROXY_CACHE bash $repo/vm-tests/manual/storm-verdict.sh --guest $d $secs ${modes[*]}"
 	rc=$?
 	v=completed
 	grep -q "boot done" "$d/verdict.txt" 2> /dev/null || v="DIED (vng rc $rc)"
-	if [ $rc = 124 ] || [ $rc = 137 ]; then v="HUNG (deadline ${deadline}s passed)"; fi
+	[ $rc = 124 ] && v="HUNG (deadline ${deadline}s passed)"
 	grep -q "Kernel panic" "$d/console.log" && v=PANICKED
 	ej=$(grep -E 'sched_ext: BPF scheduler .* disabled \(' "$d/console.log" | grep -vc 'unregistered from user space')
-	echo "boot $i: $v in $((SECONDS - t0)) s; ejections $ej" | tee -a "$summary"
-	sed 's/^/  /' "$d/verdict.txt" 2> /dev/null | grep -v 'boot done' | tee -a "$summary"
+	st=$(grep -c '(disabling)' "$d/console.log")
+	echo "boot $i: $v in $((SECONDS - t0)) s; ejections $ej; console lines of a scheduler stuck disabling $st" | tee -a "$summary"
+	for m in "${modes[@]}"; do
+		grep "^$m: " "$d/verdict.txt" 2> /dev/null ||
+			echo "$m: no result (the boot ended during or before this run)"
+	done | sed 's/^/  /' | tee -a "$summary"
 done
