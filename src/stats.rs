@@ -82,12 +82,14 @@ pub struct Metrics {
     pub cgroup_table_full: u64,
     #[stat(desc = "CPUs that went offline or online")]
     pub cpu_hotplug: u64,
-    #[stat(desc = "Tasks run first: preempted inside an RCU read-side critical section")]
+    #[stat(
+        desc = "Tasks run first: per-CPU kthreads switched out runnable, RCU readers past the bound"
+    )]
     pub rcu_reader: u64,
     #[stat(desc = "Kernel threads rescued to the urgent DSQ")]
     pub kthread_rescued: u64,
     #[stat(
-        desc = "Enqueues of tasks preempted inside one RCU read-side section for over 1 s: sent to the rescued tasks at once"
+        desc = "Tasks seen queued inside an RCU read-side section for over 1 s: moved to the urgent DSQ before the wait bound"
     )]
     pub rcu_long: u64,
     #[stat(desc = "Blocked-on edges: kernel mutexes")]

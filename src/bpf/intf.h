@@ -65,9 +65,9 @@ enum stat_idx {
 	STAT_MAX_WAIT_NS,	/* longest runnable wait seen (maximum, not a sum) */
 	STAT_CGROUP_TABLE_FULL,	/* cgroup map full: its tasks weighed alone */
 	STAT_CPU_HOTPLUG,	/* CPUs that went offline or online */
-	STAT_RCU_READER,	/* run first: preempted in an RCU read-side section */
+	STAT_RCU_READER,	/* run first: pcpu kthread switched out, reader past bound */
 	STAT_KTHREAD_RESCUED,	/* ... kthreads rescued to the front of the line */
-	STAT_RCU_LONG,		/* preempted in one RCU reader > RCU_READER_LONG_NS */
+	STAT_RCU_LONG,		/* queued in an RCU reader > RCU_READER_LONG_NS */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,

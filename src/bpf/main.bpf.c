@@ -44,13 +44,13 @@
  *  - The kernel's own health first: of the tasks past the bound, kthreads
  *    and tasks preempted inside an RCU read-side critical section go to
  *    the LLC's urgent DSQ (FIFO), served before the rescue DSQ; a per-CPU
- *    kthread preempted inside one goes to the head of its local DSQ. A
- *    task that has stopped inside an RCU read-side section at every stop
- *    for 1 s (RCU_READER_LONG_NS) holds back a grace period: it skips the
- *    bound and joins the rescued tasks (kthreads: the urgent DSQ) at each
- *    enqueue until it leaves the section (STAT_RCU_LONG). On 7.x any RCU
- *    stall ejects a sched_ext scheduler (scx_rcu_cpu_stall), and under
- *    real-time load that ejection can hang the machine.
+ *    kthread switched out while still runnable goes back to the head of
+ *    its local DSQ. A task that rescue scans have seen queued inside an
+ *    RCU read-side section for 1 s (RCU_READER_LONG_NS) holds back a grace
+ *    period: it goes to the urgent DSQ without waiting for the bound
+ *    (STAT_RCU_LONG). On 7.x any RCU stall ejects a sched_ext scheduler
+ *    (scx_rcu_cpu_stall), and under real-time load that ejection can hang
+ *    the machine.
  *  - A task in a local DSQ waits at most for the running task's slice,
  *    unless a higher class takes the CPU: then ops.cpu_release re-enqueues
  *    the local DSQ (SCX_ENQ_REENQ) into the shared DSQ, where another CPU
@@ -203,12 +203,19 @@ static bool is_pcpu_kthread(struct task_struct *p)
  * sched_ext a few percent of the CPUs, such a reader (khugepaged copying a
  * huge page, in one boot here) can take longer than the 21 s RCU stall
  * timeout to leave the section. So a reader that waited past the bound
- * goes to the urgent DSQ. Not at once: a syscall-heavy task is often
- * preempted inside a read-side section, and sending each such preemption
- * to the front let a few tasks take all the CPU sched_ext had (rescued
- * tasks then waited 27 s in one storm here).
+ * goes to the urgent DSQ, and one that rescue scans have seen queued inside
+ * a section for RCU_READER_LONG_NS goes there without waiting for the bound
+ * (STAT_RCU_LONG; a 21 s RCU stall behind khugepaged ejected scx_proxy in
+ * one storm-verdict boot before this).
+ *
+ * Only meaningful for a task that is not current: a BPF program runs under
+ * rcu_read_lock(), which counts in the current task's nesting, so in
+ * ops.stopping, ops.tick, or ops.enqueue of the task being switched out
+ * this is always true. (Reading it in ops.stopping made every preempted
+ * task a "long reader" and broke the weights in one test run; an earlier
+ * "readers first at enqueue" attempt, which made storms worse, read it
+ * there too.)
  */
-/* How long a preempted RCU reader waits its turn before it skips the wait. */
 #define RCU_READER_LONG_NS	(1000ULL * 1000 * 1000)
 
 static bool in_rcu_reader(struct task_struct *p)
@@ -218,25 +225,6 @@ static bool in_rcu_reader(struct task_struct *p)
 	return false;
 }
 
-/*
- * Has @p been preempted inside an RCU read-side section at every stop for
- * RCU_READER_LONG_NS or more? Such a reader holds back a grace period:
- * khugepaged copying a huge page under rcu_read_lock() got a few ms every
- * 2-3 s in one storm (nice 19, rescued with short slices, back behind the
- * vtime order after each) and caused a 21 s RCU stall, which ejects a
- * sched_ext scheduler on 7.x. So it skips the wait: it goes straight to
- * the rescued tasks' FIFO (a kthread to the urgent one) at every enqueue
- * until it leaves the section. It takes its turn there like any rescued
- * task, with a rescue slice, so that such readers cannot starve the rest.
- * (Readers that finish their section within one run never qualify: sending
- * every preempted reader to the front made storms worse, see above.)
- */
-static bool rcu_reader_long(struct task_struct *p, struct task_ctx *tctx)
-{
-	return tctx->rcu_reader_since &&
-	       bpf_ktime_get_ns() - tctx->rcu_reader_since >= RCU_READER_LONG_NS &&
-	       in_rcu_reader(p);
-}
 
 /*
  * Slice of a rescued task: rescue_slice_ns, shorter when many wait in the
@@ -309,7 +297,13 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 		stat_inc(STAT_REENQ);
 	if (is_pcpu_kthread(p)) {
 		stat_inc(STAT_ENQ_KTHREAD);
-		if (in_rcu_reader(p)) {
+		/*
+		 * Switched out still runnable (p is current): it may be inside
+		 * a read-side section, which cannot be told from here (see
+		 * in_rcu_reader()), so it goes back to the head. A waking one
+		 * (not current) is never inside one.
+		 */
+		if (p == bpf_get_current_task_btf() || in_rcu_reader(p)) {
 			stat_inc(STAT_RCU_READER);
 			enq_flags |= SCX_ENQ_HEAD;
 		}
@@ -325,16 +319,6 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 
 	if (tctx) {
 		apply_pending_charge(p, tctx);
-		if (rcu_reader_long(p, tctx)) {
-			stat_inc(STAT_RCU_LONG);
-			tctx->rescued = true;
-			scx_bpf_dsq_insert(p, (p->flags & PF_KTHREAD) ?
-					   URGENT_DSQ(llc_dsq(cpu)) :
-					   RESCUE_DSQ(llc_dsq(cpu)),
-					   rescue_slice(llc_dsq(cpu)), enq_flags);
-			kick_idle_for(p, cpu);
-			return;
-		}
 		if (!reenq && donation_valid(p, tctx)) {
 			/*
 			 * Straight to a CPU only where the donor itself would
@@ -440,6 +424,7 @@ static void rescue_scan(u32 llc, u64 now)
 	slice = rescue_slice(llc);
 	bpf_for_each(scx_dsq, p, llc, 0) {
 		struct task_ctx *tctx;
+		bool reader, long_reader;
 		u32 stat;
 		u64 to;
 
@@ -447,14 +432,30 @@ static void rescue_scan(u32 llc, u64 now)
 		    cpuc->scan_moved >= MAX_RESCUE_MOVES)
 			break;
 		tctx = task_ctx_get(p);
-		if (!tctx || !tctx->wait_since ||
-		    now - tctx->wait_since < wait_bound_ns)
+		if (!tctx)
+			continue;
+		/*
+		 * A long RCU reader holds back a grace period: it goes first
+		 * without waiting for the bound. (@p is queued, not current,
+		 * so its nesting count is its own; see in_rcu_reader().)
+		 */
+		reader = in_rcu_reader(p);
+		if (!reader)
+			tctx->rcu_reader_since = 0;
+		else if (!tctx->rcu_reader_since)
+			tctx->rcu_reader_since = now;
+		long_reader = reader &&
+			now - tctx->rcu_reader_since >= RCU_READER_LONG_NS;
+		if (!long_reader &&
+		    (!tctx->wait_since || now - tctx->wait_since < wait_bound_ns))
 			continue;
 		/* the kernel's housekeeping (RCU, workqueues) first */
 		stat = STAT_RESCUED;
-		if (p->flags & PF_KTHREAD)
+		if (long_reader)
+			stat = STAT_RCU_LONG;
+		else if (p->flags & PF_KTHREAD)
 			stat = STAT_KTHREAD_RESCUED;
-		else if (in_rcu_reader(p))
+		else if (reader)
 			stat = STAT_RCU_READER;
 		to = stat == STAT_RESCUED ? RESCUE_DSQ(llc) : URGENT_DSQ(llc);
 		scx_bpf_dsq_move_set_slice(BPF_FOR_EACH_ITER, slice);
@@ -656,13 +657,6 @@ void BPF_STRUCT_OPS(proxy_stopping, struct task_struct *p, bool runnable)
 			now - tctx->run_started < rescue_slice_ns ?
 			tctx->run_waited_since : now;
 	tctx->run_waited_since = 0;
-	/* how long it has been stopping inside an RCU read-side section */
-	if (runnable && in_rcu_reader(p)) {
-		if (!tctx->rcu_reader_since)
-			tctx->rcu_reader_since = now;
-	} else {
-		tctx->rcu_reader_since = 0;
-	}
 }
 
 void BPF_STRUCT_OPS(proxy_quiescent, struct task_struct *p, u64 deq_flags)

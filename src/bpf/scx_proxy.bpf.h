@@ -119,8 +119,9 @@ struct task_ctx {
 	u64 wait_since;		/* runnable and not running since (0: not waiting) */
 	u64 run_started;	/* the current run began here */
 	u64 run_waited_since;	/* wait_since before the current run began */
-	u64 rcu_reader_since;	/* stopped inside an RCU read-side section at
-				 * every stop since (0: not at its last stop) */
+	u64 rcu_reader_since;	/* rescue scans have seen it queued inside an
+				 * RCU read-side section since (0: not at the
+				 * last scan that saw it) */
 
 	/* blocked_on edge: this task waits for @blocked_on (it is a donor) */
 	struct lock_id blocked_on;	/* .addr 0: not blocked */
