@@ -306,9 +306,7 @@ pub fn server_data() -> StatsServerData<StatsReq, StatsRes> {
             req_ch.send(StatsReq::Knobs(crate::knobs::sets_of(args)))?;
             match res_ch.recv()? {
                 StatsRes::Knobs(Ok(k)) => k.to_json(),
-                StatsRes::Knobs(Err(e)) => {
-                    Err(anyhow::anyhow!(e).context(StatsErrno(libc_einval())))
-                }
+                StatsRes::Knobs(Err(e)) => Err(anyhow::anyhow!(e).context(StatsErrno(EINVAL))),
                 StatsRes::Metrics(_) => anyhow::bail!("stats: metrics answer to a knobs request"),
             }
         });
@@ -323,9 +321,7 @@ pub fn server_data() -> StatsServerData<StatsReq, StatsRes> {
 }
 
 /// EINVAL, the errno the stats socket answers a refused knob change with.
-const fn libc_einval() -> i32 {
-    22
-}
+const EINVAL: i32 = 22;
 
 /// `--monitor`: print what a running scx_proxy serves, every `intv`.
 pub fn monitor(intv: Duration, shutdown: Arc<AtomicBool>) -> Result<()> {

@@ -225,7 +225,6 @@ static bool in_rcu_reader(struct task_struct *p)
 	return false;
 }
 
-
 /*
  * Slice of a rescued task: rescue_slice_ns, shorter when many wait in the
  * rescue and urgent DSQs, so that one round of them takes at most about

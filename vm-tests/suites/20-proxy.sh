@@ -121,12 +121,21 @@ if sched_start scx_proxy --stats-json "$out/stats-live.json"; then
 		nobody=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$SCX_PROXY" ctl proxy=off 2>&1)
 		nobody="rc $? $nobody"
 	fi
+	# ctl refuses that before it connects; send it to the daemon itself
+	# too, past ctl's check: its answer must be EINVAL, and the good
+	# setting beside the bad one (max-depth=3) must not be applied
+	raw=$(python3 -c 'import json, socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall((json.dumps({"req": "stats", "args": {"target": "knobs", "max-depth": "3", "max-donation-us": "5"}}) + "\n").encode())
+print(s.makefile().readline().strip())' /var/run/scx/root/stats 2>&1)
 	k1=$(knob_line)
 	if [ $brc -ne 0 ] && grep -q 'max-donation-us=5: max-donation-us is a whole number' <<< "$bad" &&
+		jq -e '.errno == 22 and (.args.resp | tostring | test("max-donation-us=5"))' <<< "$raw" > /dev/null 2>&1 &&
 		[[ $nobody != "rc 0"* ]] && [ "$k1" = "$want" ]; then
-		pass proxy-live-refused "bad value: $bad | non-root: $nobody | unchanged: $k1"
+		pass proxy-live-refused "bad value: $bad | daemon: $raw | non-root: $nobody | unchanged: $k1"
 	else
-		fail proxy-live-refused "rc $brc: $bad | non-root: $nobody | knobs now: $k1"
+		fail proxy-live-refused "rc $brc: $bad | daemon: $raw | non-root: $nobody | knobs now: $k1"
 	fi
 	koff=$(knob_line proxy=off)
 	"$demo" run --scenario rename --duration "$secs" --out "$out/live-off.json" --label "rename/live proxy=off" \
