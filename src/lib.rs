@@ -5,6 +5,7 @@
 pub mod bpf_intf;
 #[allow(clippy::all)]
 pub mod bpf_skel;
+pub mod hooks;
 pub mod knobs;
 pub mod opts;
 pub mod preflight;

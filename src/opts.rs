@@ -2,6 +2,8 @@
 //! Command-line options of the scx_proxy daemon.
 
 use clap::Parser;
+
+use crate::hooks::FutexHooksOpt;
 use scx_utils::libbpf_clap_opts::LibbpfOpts;
 
 /// Hard cap of the blocked-on chain walk (MAX_CHAIN_DEPTH in src/bpf/intf.h).
@@ -63,6 +65,18 @@ pub struct Opts {
     /// Do not track userspace futex locks (glibc mutexes, PI futexes).
     #[arg(long)]
     pub no_futex: bool,
+
+    /// Which futex hooks to use: fentry/fexit on the kernel's futex
+    /// functions (only futex calls pay), or the futex syscall tracepoints
+    /// (every syscall of every task takes the slow path while they are
+    /// attached). auto: fentry where the kernel has it.
+    #[arg(long, value_enum, default_value_t = FutexHooksOpt::Auto)]
+    pub futex_hooks: FutexHooksOpt,
+
+    /// Refuse to start when the kernel lacks a lock family's hooks (by
+    /// default scx_proxy starts without that family and says so).
+    #[arg(long)]
+    pub require_hooks: bool,
 
     /// Donate the waiter's slice and vtime but never move the owner to the
     /// waiter's CPU (no proxy migration).

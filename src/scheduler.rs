@@ -19,6 +19,7 @@ use scx_utils::{Topology, UserExitInfo};
 
 use crate::bpf_intf;
 use crate::bpf_skel::*;
+use crate::hooks::{FutexHooks, HookPlan, KernelHooks};
 use crate::knobs::Knobs;
 use crate::opts::Opts;
 use crate::report::{lock_kind_name, top_locks, LockEntry};
@@ -104,6 +105,10 @@ impl Drop for BypassSlice {
 pub struct Scheduler<'a> {
     skel: BpfSkel<'a>,
     struct_ops: Option<libbpf_rs::Link>,
+    hooks: HookPlan,
+    /// The lock-family hooks attached so far (kernel locks, futexes).
+    kernel_lock_links: Vec<libbpf_rs::Link>,
+    futex_links: Vec<libbpf_rs::Link>,
     stats_server: StatsServer<StatsReq, StatsRes>,
     top_locks: usize,
     cgroup_paths: BTreeMap<u64, String>,
@@ -149,8 +154,42 @@ impl<'a> Scheduler<'a> {
                 }
             }
         }
+        let hooks = HookPlan::choose(KernelHooks::probe(), opts.futex_hooks, opts.require_hooks)?;
+        for w in hooks.warnings() {
+            warn!("{w}");
+        }
+        // Every lock-family program is attached by hand (attach_hooks), the
+        // families this kernel cannot hook, and the futex hooks not in use,
+        // are not even loaded.
+        {
+            let p = &mut skel.progs;
+            let fentry = hooks.futex == Some(FutexHooks::Fentry);
+            let tp = hooks.futex == Some(FutexHooks::Tracepoint);
+            for (prog, load) in [
+                (&mut p.proxy_contention_begin, hooks.kernel_locks),
+                (&mut p.proxy_contention_end, hooks.kernel_locks),
+                (&mut p.proxy_fentry_futex_wait, fentry),
+                (&mut p.proxy_fexit_futex_wait, fentry),
+                (&mut p.proxy_fentry_futex_lock_pi, fentry),
+                (&mut p.proxy_fexit_futex_lock_pi, fentry),
+                (&mut p.proxy_fentry_futex_wake, fentry),
+                (&mut p.proxy_fentry_futex_unlock_pi, fentry),
+                (&mut p.proxy_futex_enter, tp),
+                (&mut p.proxy_futex_exit, tp),
+            ] {
+                prog.set_autoattach(false);
+                prog.set_autoload(load);
+            }
+        }
+        let mut knobs = Knobs::from_opts(opts);
+        if !hooks.kernel_locks {
+            knobs.kernel_locks = 0;
+        }
+        if hooks.futex.is_none() {
+            knobs.futex = 0;
+        }
         let data = skel.maps.data_data.as_mut().context("no data section")?;
-        write_knobs(data, &Knobs::from_opts(opts));
+        write_knobs(data, &knobs);
 
         let t0 = Instant::now();
         take_libbpf_log();
@@ -169,6 +208,18 @@ impl<'a> Scheduler<'a> {
         let load_time = t0.elapsed();
         let struct_ops = Some(scx_ops_attach!(skel, proxy_ops)?);
         let stats_server = launch_stats_server()?;
+        let mut sched = Self {
+            skel,
+            struct_ops,
+            hooks,
+            kernel_lock_links: Vec::new(),
+            futex_links: Vec::new(),
+            stats_server,
+            top_locks: opts.top_locks,
+            cgroup_paths: BTreeMap::new(),
+            load_time,
+        };
+        sched.attach_hooks(&knobs)?;
 
         info!(
             "scx_proxy attached in {:.2}s: {} CPUs, {} LLC(s), slice {} us, wait bound {} ms, proxy {}, cpu donation {}, kernel locks {}, futexes {}, max depth {}",
@@ -179,19 +230,45 @@ impl<'a> Scheduler<'a> {
             opts.wait_bound_ms,
             if opts.no_proxy { "off" } else { "on" },
             if opts.no_cpu_donation { "off" } else { "on" },
-            if opts.no_kernel_locks { "off" } else { "on" },
-            if opts.no_futex { "off" } else { "on" },
+            if knobs.kernel_locks == 0 { "off" } else { "on" },
+            if knobs.futex == 0 { "off" } else { "on" },
             opts.max_depth
         );
+        info!("lock hooks: {}", sched.hooks);
+        Ok(sched)
+    }
 
-        Ok(Self {
-            skel,
-            struct_ops,
-            stats_server,
-            top_locks: opts.top_locks,
-            cgroup_paths: BTreeMap::new(),
-            load_time,
-        })
+    /// Attach the hooks of each lock family whose knob is on and that is
+    /// not attached yet. Hooks are never detached while the scheduler runs:
+    /// a family turned off keeps them, so that edges in flight end with
+    /// their waits (the BPF side makes no new ones).
+    fn attach_hooks(&mut self, k: &Knobs) -> Result<()> {
+        let p = &self.skel.progs;
+        if k.kernel_locks != 0 && self.hooks.kernel_locks && self.kernel_lock_links.is_empty() {
+            for prog in [&p.proxy_contention_begin, &p.proxy_contention_end] {
+                self.kernel_lock_links
+                    .push(prog.attach().context("attaching the kernel lock hooks")?);
+            }
+        }
+        if k.futex != 0 && self.futex_links.is_empty() {
+            let progs = match self.hooks.futex {
+                Some(FutexHooks::Fentry) => vec![
+                    &p.proxy_fentry_futex_wait,
+                    &p.proxy_fexit_futex_wait,
+                    &p.proxy_fentry_futex_lock_pi,
+                    &p.proxy_fexit_futex_lock_pi,
+                    &p.proxy_fentry_futex_wake,
+                    &p.proxy_fentry_futex_unlock_pi,
+                ],
+                Some(FutexHooks::Tracepoint) => vec![&p.proxy_futex_enter, &p.proxy_futex_exit],
+                None => vec![],
+            };
+            for prog in progs {
+                self.futex_links
+                    .push(prog.attach().context("attaching the futex hooks")?);
+            }
+        }
+        Ok(())
     }
 
     /// The knobs in force (what the BPF side reads now).
@@ -213,6 +290,20 @@ impl<'a> Scheduler<'a> {
     pub fn set_knobs(&mut self, sets: &BTreeMap<String, String>) -> Result<Knobs> {
         let old = self.knobs();
         let new = old.with(sets)?;
+        if new.kernel_locks != 0 && !self.hooks.kernel_locks {
+            anyhow::bail!(
+                "kernel-locks=on: this kernel has no hooks for kernel locks ({})",
+                self.hooks
+            );
+        }
+        if new.futex != 0 && self.hooks.futex.is_none() {
+            anyhow::bail!(
+                "futex=on: this kernel has no hooks for futex locks ({})",
+                self.hooks
+            );
+        }
+        // hooks first: a knob is on only once its hooks are attached
+        self.attach_hooks(&new)?;
         let data = self
             .skel
             .maps
@@ -320,6 +411,7 @@ impl<'a> Scheduler<'a> {
                 .collect(),
             blocked_now: self.skel.maps.blocked_tasks.keys().count() as u64,
             knobs: self.knobs(),
+            hooks: self.hooks.to_string(),
             ..Default::default()
         };
 

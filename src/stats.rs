@@ -162,6 +162,8 @@ pub struct Metrics {
     pub blocked_now: u64,
     #[stat(desc = "Knobs in force (scx_proxy ctl changes them)")]
     pub knobs: Knobs,
+    #[stat(desc = "Lock hooks in use: kernel-locks=tp_btf|none futex=fentry|tracepoint|none")]
+    pub hooks: String,
     #[stat(desc = "Per-cgroup accounting, by cgroup path")]
     pub cgroups: BTreeMap<String, CgroupMetrics>,
     #[stat(desc = "Most-contended locks")]
@@ -264,7 +266,7 @@ impl Metrics {
             self.return_migrations, self.donated_us, self.cycles, self.depth_capped,
             self.depth_hist
         )?;
-        writeln!(w, "  knobs: {}", self.knobs.line())?;
+        writeln!(w, "  knobs: {} | hooks: {}", self.knobs.line(), self.hooks)?;
         for (path, c) in &self.cgroups {
             writeln!(
                 w,

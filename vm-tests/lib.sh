@@ -16,6 +16,7 @@ log() { echo "[vm $(date +%T)] $*" | tee -a "$RESULTS/guest.log" >&2; }
 _record() {
 	local status=$1 name=$2 detail=${3:-}
 	detail=$(printf '%s' "$detail" | tr '\t\n' '  ' | cut -c1-400)
+	name=${CHECK_PREFIX:-}$name
 	printf '%s\t%s\t%s\n' "$status" "$name" "$detail" >> "$RESULTS/checks.tsv"
 	log "$status $name${detail:+: $detail}"
 }

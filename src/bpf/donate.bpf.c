@@ -137,7 +137,7 @@ static bool lend_to(struct task_struct *owner, struct task_ctx *octx,
 	donate_one(octx, lend);
 	if (!is_end)
 		return false;
-	if (owner->on_cpu) {
+	if (task_on_cpu(owner)) {
 		stat_inc(STAT_DONATIONS_RUNNING);
 	} else if (owner->scx.flags & SCX_TASK_QUEUED) {
 		stat_inc(STAT_DONATIONS_QUEUED);
@@ -344,7 +344,7 @@ static void preempt_if_lent(task_ref ref, task_ref d1, task_ref d2)
 		return;
 	if (octx->running_donor &&
 	    (octx->running_donor == d1 || octx->running_donor == d2) &&
-	    owner->on_cpu)
+	    task_on_cpu(owner))
 		scx_bpf_kick_cpu(scx_bpf_task_cpu(owner), SCX_KICK_PREEMPT);
 	bpf_task_release(owner);
 }

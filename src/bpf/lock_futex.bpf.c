@@ -1,8 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * blocked_on edges for userspace locks built on futexes, from the futex
- * syscall tracepoints (stable across kernels, unlike fentry on futex
- * internals that may be inlined).
+ * blocked_on edges for userspace locks built on futexes. Two sets of hooks
+ * feed the same two functions (futex_op_begin(), futex_op_end()); the
+ * daemon loads and attaches one set (scheduler.rs, hooks.rs):
+ *  - fentry/fexit on the kernel's futex_wait, futex_lock_pi, futex_wake and
+ *    futex_unlock_pi, where the kernel's BTF has them (6.12 and 7.x do).
+ *    Only futex calls pay for them.
+ *  - The futex syscall tracepoints otherwise. Attaching any syscall
+ *    tracepoint sends every syscall of every task through the slow path
+ *    (TIF_SYSCALL_TRACEPOINT), so this is the fallback.
+ * With neither (or --no-futex at start) no futex hook is attached at all.
  *
  * Covered:
  *  - PI futexes (FUTEX_LOCK_PI, FUTEX_LOCK_PI2; glibc PTHREAD_PRIO_INHERIT
@@ -135,17 +142,16 @@ static bool owner_acceptable(struct task_struct *p, struct task_struct *owner,
 }
 
 /*
- * The owner of the futex lock at @uaddr that current @p is about to wait
- * for, as a task_ref (0 if the wait does not look like a lock wait, or the
- * owner is not acceptable).
+ * The owner of the futex lock at @uaddr (@shared: a process-shared wait)
+ * that current @p is about to wait for, as a task_ref (0 if the wait does
+ * not look like a lock wait, or the owner is not acceptable).
  */
-static task_ref futex_lock_owner(struct task_struct *p, u64 uaddr, u32 op,
-				 u32 val, bool pi)
+static task_ref futex_lock_owner(struct task_struct *p, u64 uaddr,
+				 bool shared, u32 val, bool pi)
 {
 	struct glibc_mutex_head m;
 	struct task_struct *owner;
 	struct task_ctx *octx;
-	bool shared = !(op & FUTEX_PRIVATE_FLAG);
 	task_ref ref = 0;
 	u32 tid;
 
@@ -184,57 +190,55 @@ static task_ref futex_lock_owner(struct task_struct *p, u64 uaddr, u32 op,
 	return ref;
 }
 
-SEC("tracepoint/syscalls/sys_enter_futex")
-int proxy_futex_enter(struct trace_event_raw_sys_enter *ctx)
+/* What a hooked futex call does to the blocked-on graph. */
+enum futex_hook_op {
+	FUTEX_OP_WAIT,		/* may wait for a glibc mutex's owner */
+	FUTEX_OP_LOCK_PI,	/* may wait for a PI futex's owner */
+	FUTEX_OP_WAKE,		/* an owner lets go of a lock word */
+	FUTEX_OP_UNLOCK_PI,
+};
+
+/*
+ * Current starts futex operation @op on the word at @uaddr (@shared: not
+ * FUTEX_PRIVATE_FLAG; @val: the value a FUTEX_WAIT expects).
+ */
+static void futex_op_begin(u64 uaddr, bool shared, u32 val, int op)
 {
 	struct task_struct *p;
 	struct task_ctx *tctx;
 	struct lock_id id;
-	u32 op = ctx->args[1], cmd = op & FUTEX_CMD_MASK;
-	u64 uaddr = ctx->args[0];
 	task_ref owner;
 	bool pi;
 
 	if (!track_futexes)
-		return 0;
-	if (cmd != FUTEX_WAIT && cmd != FUTEX_WAIT_BITSET &&
-	    cmd != FUTEX_LOCK_PI && cmd != FUTEX_LOCK_PI2 &&
-	    cmd != FUTEX_WAKE && cmd != FUTEX_WAKE_BITSET &&
-	    cmd != FUTEX_UNLOCK_PI)
-		return 0;
-
+		return;
 	p = bpf_get_current_task_btf();
 	tctx = task_ctx_get(p);
 	if (!tctx)
-		return 0;
+		return;
 
-	pi = cmd == FUTEX_LOCK_PI || cmd == FUTEX_LOCK_PI2 ||
-	     cmd == FUTEX_UNLOCK_PI;
-
-	if (cmd == FUTEX_WAKE || cmd == FUTEX_WAKE_BITSET ||
-	    cmd == FUTEX_UNLOCK_PI) {
+	pi = op == FUTEX_OP_LOCK_PI || op == FUTEX_OP_UNLOCK_PI;
+	if (op == FUTEX_OP_WAKE || op == FUTEX_OP_UNLOCK_PI) {
 		/* an owner lets go of a lock: its edges end (handoff) */
-		futex_lock_id(p, uaddr, !(op & FUTEX_PRIVATE_FLAG),
+		futex_lock_id(p, uaddr, shared,
 			      pi ? LOCK_PI_FUTEX : LOCK_FUTEX, &id);
 		futex_owner_released(&id, ref_of(p, tctx));
-		return 0;
+		return;
 	}
 
-	owner = futex_lock_owner(p, uaddr, op, (u32)ctx->args[2], pi);
+	owner = futex_lock_owner(p, uaddr, shared, val, pi);
 	if (!owner) {
 		stat_inc(STAT_EDGE_REJECTED);
-		return 0;
+		return;
 	}
-	futex_lock_id(p, uaddr, !(op & FUTEX_PRIVATE_FLAG),
-		      pi ? LOCK_PI_FUTEX : LOCK_FUTEX, &id);
+	futex_lock_id(p, uaddr, shared, pi ? LOCK_PI_FUTEX : LOCK_FUTEX, &id);
 	futex_owner_set(&id, owner);
 	if (set_blocked_on(p, tctx, &id, owner))
 		donate(p, tctx);
-	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_exit_futex")
-int proxy_futex_exit(struct trace_event_raw_sys_exit *ctx)
+/* Current's futex wait or PI lock returned @ret: its futex edge ends. */
+static void futex_op_end(long ret)
 {
 	struct task_struct *p = bpf_get_current_task_btf();
 	struct task_ctx *tctx = task_ctx_get(p);
@@ -242,7 +246,7 @@ int proxy_futex_exit(struct trace_event_raw_sys_exit *ctx)
 
 	if (!tctx || !tctx->blocked_on.addr ||
 	    is_kernel_lock(tctx->blocked_on.type))
-		return 0;
+		return;
 	stop_lending(p, tctx);
 	clear_blocked_on(p, tctx, &was);
 	/*
@@ -250,7 +254,102 @@ int proxy_futex_exit(struct trace_event_raw_sys_exit *ctx)
 	 * waiter is about to take the lock (if it loses, its next wait
 	 * records the real owner). Other waiters now wait for it.
 	 */
-	if (ctx->ret == 0)
+	if (ret == 0)
 		futex_owner_set(&was, ref_of(p, tctx));
+}
+
+/*
+ * fentry/fexit hooks. Only the first arguments are read, which are the
+ * same on 6.12 and 7.x (7.x added a robust-list argument to futex_wake and
+ * futex_unlock_pi after them). The kernel's internal flags: FLAGS_SHARED
+ * is 0x10 since 6.7 (every kernel with sched_ext); a FUTEX_TRYLOCK_PI
+ * comes as futex_lock_pi(..., trylock = 1) and never waits.
+ */
+#define FLAGS_SHARED		0x10
+
+SEC("fentry/futex_wait")
+int BPF_PROG(proxy_fentry_futex_wait, u32 *uaddr, unsigned int flags, u32 val)
+{
+	futex_op_begin((u64)uaddr, flags & FLAGS_SHARED, val, FUTEX_OP_WAIT);
+	return 0;
+}
+
+SEC("fexit/futex_wait")
+int BPF_PROG(proxy_fexit_futex_wait)
+{
+	u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	futex_op_end((int)ret);
+	return 0;
+}
+
+SEC("fentry/futex_lock_pi")
+int BPF_PROG(proxy_fentry_futex_lock_pi, u32 *uaddr, unsigned int flags,
+	     void *time, int trylock)
+{
+	if (!trylock)
+		futex_op_begin((u64)uaddr, flags & FLAGS_SHARED, 0,
+			       FUTEX_OP_LOCK_PI);
+	return 0;
+}
+
+SEC("fexit/futex_lock_pi")
+int BPF_PROG(proxy_fexit_futex_lock_pi)
+{
+	u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	futex_op_end((int)ret);
+	return 0;
+}
+
+SEC("fentry/futex_wake")
+int BPF_PROG(proxy_fentry_futex_wake, u32 *uaddr, unsigned int flags)
+{
+	futex_op_begin((u64)uaddr, flags & FLAGS_SHARED, 0, FUTEX_OP_WAKE);
+	return 0;
+}
+
+SEC("fentry/futex_unlock_pi")
+int BPF_PROG(proxy_fentry_futex_unlock_pi, u32 *uaddr, unsigned int flags)
+{
+	futex_op_begin((u64)uaddr, flags & FLAGS_SHARED, 0,
+		       FUTEX_OP_UNLOCK_PI);
+	return 0;
+}
+
+/* The syscall tracepoints: the same operations, decoded from the op. */
+SEC("tracepoint/syscalls/sys_enter_futex")
+int proxy_futex_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	u32 op = ctx->args[1], cmd = op & FUTEX_CMD_MASK;
+	bool shared = !(op & FUTEX_PRIVATE_FLAG);
+	u64 uaddr = ctx->args[0];
+
+	switch (cmd) {
+	case FUTEX_WAIT:
+	case FUTEX_WAIT_BITSET:
+		futex_op_begin(uaddr, shared, (u32)ctx->args[2], FUTEX_OP_WAIT);
+		break;
+	case FUTEX_LOCK_PI:
+	case FUTEX_LOCK_PI2:
+		futex_op_begin(uaddr, shared, 0, FUTEX_OP_LOCK_PI);
+		break;
+	case FUTEX_WAKE:
+	case FUTEX_WAKE_BITSET:
+		futex_op_begin(uaddr, shared, 0, FUTEX_OP_WAKE);
+		break;
+	case FUTEX_UNLOCK_PI:
+		futex_op_begin(uaddr, shared, 0, FUTEX_OP_UNLOCK_PI);
+		break;
+	}
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_futex")
+int proxy_futex_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	futex_op_end(ctx->ret);
 	return 0;
 }

@@ -340,6 +340,19 @@ static __always_inline bool task_is_ext(struct task_struct *p)
 	return p->prio >= 100;
 }
 
+/* task_struct.on_cpu was an int up to 6.x and is a u8 since (7.x). */
+struct task_struct___on_cpu_int {
+	int on_cpu;
+} __attribute__((preserve_access_index));
+
+/* Is @p running on a CPU right now (between context switches)? */
+static __always_inline bool task_on_cpu(struct task_struct *p)
+{
+	if (bpf_core_field_size(p->on_cpu) == sizeof(u8))
+		return p->on_cpu;
+	return ((struct task_struct___on_cpu_int *)p)->on_cpu;
+}
+
 /*
  * May @p be placed on @cpu? Dispatching to a local DSQ outside the task's
  * cpumask, or moving a migration-disabled task, gets the scheduler ejected.

@@ -2,11 +2,15 @@
 # Base scheduler (issue 2): load, stay attached under a mixed load, honour
 # cgroup cpu.weight and nice, refuse bad situations clearly, detach cleanly.
 
+# where this suite's files go (the compat boot runs it again into another)
+bo=${BASE_OUT:-$RESULTS}
+mkdir -p "$bo"
+
 # --- error paths: a second instance, a non-root user --------------------------
-if sched_start scx_proxy --stats-json "$RESULTS/base-stats.json"; then
+if sched_start scx_proxy --stats-json "$bo/base-stats.json"; then
 	pass base-attach "attached in ${SCHED_START_S}s, ops $(sched_ops)"
-	echo "$SCHED_START_S" > "$RESULTS/base-attach-seconds"
-	grep -o 'attached in [0-9.]*s' "$SCHED_LOG" | head -n1 > "$RESULTS/base-load-time" || true
+	echo "$SCHED_START_S" > "$bo/base-attach-seconds"
+	grep -o 'attached in [0-9.]*s' "$SCHED_LOG" | head -n1 > "$bo/base-load-time" || true
 else
 	fail base-attach "scx_proxy did not attach: $(tail -n 5 "$SCHED_LOG" | tr '\n' ' ')"
 	return 0
@@ -81,7 +85,7 @@ u2a=$(cg_usage w100); u2b=$(cg_usage w300)
 kill $a $b; wait $a $b 2>/dev/null
 da=$((u2a - u1a)); db=$((u2b - u1b))
 r=$(ratio $db $da)
-echo "cgroup_w300_over_w100 $r" >> "$RESULTS/weights.txt"
+echo "cgroup_w300_over_w100 $r" >> "$bo/weights.txt"
 if ratio_within $db $da 3 0.10; then
 	pass base-cgroup-weight "cpu.weight 300:100 got ${db}:${da} us = $r (want 3 +-10%)"
 else
@@ -102,7 +106,7 @@ kill $a $b; wait $a $b 2>/dev/null
 da=$((t2a - t1a)); db=$((t2b - t1b))
 r=$(ratio $da $db)
 want=$(awk 'BEGIN { printf "%.3f", 1024 / 335 }')
-echo "nice0_over_nice5 $r" >> "$RESULTS/weights.txt"
+echo "nice0_over_nice5 $r" >> "$bo/weights.txt"
 if ratio_within $da $db "$want" 0.10; then
 	pass base-nice-weight "nice 0:5 got $r (want $want +-10%)"
 else
@@ -115,8 +119,8 @@ if sched_stop; then
 else
 	fail base-detach "$(tail -n 5 "$SCHED_LOG" | tr '\n' ' ')"
 fi
-if [ -s "$RESULTS/base-stats.json" ] && jq -e '.metrics.dispatch > 0' "$RESULTS/base-stats.json" >/dev/null; then
-	pass base-stats-json "dispatches $(jq .metrics.dispatch "$RESULTS/base-stats.json"), load $(jq .load_time_s "$RESULTS/base-stats.json")s"
+if [ -s "$bo/base-stats.json" ] && jq -e '.metrics.dispatch > 0' "$bo/base-stats.json" >/dev/null; then
+	pass base-stats-json "dispatches $(jq .metrics.dispatch "$bo/base-stats.json"), load $(jq .load_time_s "$bo/base-stats.json")s"
 else
-	fail base-stats-json "no or empty $RESULTS/base-stats.json"
+	fail base-stats-json "no or empty $bo/base-stats.json"
 fi
