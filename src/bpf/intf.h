@@ -22,6 +22,7 @@ enum consts {
 	MAX_LLCS		= 64,
 	MAX_CHAIN_DEPTH		= 16,	/* hard cap; --max-depth picks <= this */
 	MAX_CGROUPS		= 4096,
+	MAX_CGRP_LEVELS		= 16,	/* deeper cgroups: tasks weighed alone */
 	MAX_BLOCKED		= 16384,	/* blocked-on edges tracked at once */
 	MAX_LOCKS		= 4096,	/* per-lock report entries */
 	TASK_COMM_LEN_		= 16,
@@ -63,7 +64,7 @@ enum stat_idx {
 	STAT_CPU_RELEASE,	/* a higher class took a CPU: its local DSQ re-enqueued */
 	STAT_REENQ,		/* ... tasks that came back through ops.enqueue */
 	STAT_MAX_WAIT_NS,	/* longest runnable wait seen (maximum, not a sum) */
-	STAT_CGROUP_TABLE_FULL,	/* cgroup map full: its tasks weighed alone */
+	STAT_CGROUP_TABLE_FULL,	/* cgroup map full or too deep: tasks weighed alone */
 	STAT_CPU_HOTPLUG,	/* CPUs that went offline or online */
 	STAT_RCU_READER,	/* run first: pcpu kthread switched out, reader past bound */
 	STAT_KTHREAD_RESCUED,	/* ... kthreads rescued to the front of the line */
@@ -119,6 +120,13 @@ struct cgrp_ctx {
 	u64 sum_weight;		/* sum of their task weights */
 	u64 runtime_ns;		/* CPU time charged */
 	u64 nr_dispatches;	/* times one of its tasks started running */
+	/* the hierarchy (main.bpf.c, "Hierarchical weights") */
+	u64 parent;		/* parent's cgroup id (0 at the top level) */
+	u32 level;		/* 1 directly under the root cgroup */
+	u32 nr_active;		/* runnable tasks here + active child cgroups */
+	s64 child_weight;	/* cpu.weight sum of the active child cgroups */
+	u64 hweight;		/* share of the machine, weight units << 30 */
+	u64 hweight_gen;	/* hweight is good while this is cgrp_gen */
 };
 
 /* Per-lock report entry, keyed by struct lock_id (address, process, type). */

@@ -4,12 +4,16 @@
  *
  * Base policy (this file):
  *  - Every task has a virtual time (p->scx.dsq_vtime) that advances by the
- *    time it runs scaled by 100 / its effective weight. A task in the root
- *    cgroup weighs its own weight (nice 0 = 100); a task in another cgroup
- *    weighs its cgroup's cpu.weight times its share of the cgroup's runnable
- *    weight. So a cgroup's tasks together get CPU in proportion to cpu.weight
- *    against their siblings. Cgroups are treated as flat: each one's own
- *    cpu.weight counts, whatever its depth.
+ *    time it runs scaled by 100 / its effective weight, its share of the
+ *    machine in weight units. cpu.weight is hierarchical, as in the
+ *    kernel's fair class: in every cgroup, its runnable tasks (each its own
+ *    weight, nice 0 = 100) and its active child cgroups (each its
+ *    cpu.weight) share the cgroup's portion in proportion to their
+ *    weights. A task in the root cgroup weighs its own weight; a top-level
+ *    cgroup's portion is its cpu.weight; a deeper cgroup's is its parent's
+ *    portion times its cpu.weight over the sum of its parent's active
+ *    children and runnable tasks (hweight, "Hierarchical weights" below).
+ *    So A(100){A1(100), A2(100)} beside B(100) gives A1 : A2 : B = 1:1:2.
  *  - Run time is charged as it is used: at every ops.tick, when dispatch
  *    keeps the running task, and at ops.stopping; to the task's own vtime
  *    and cgroup, or to the donor whose context it runs on (donate.bpf.c).
@@ -82,9 +86,12 @@
  *    rescued, or a donee, cannot drag everyone's sleeper credit forward.
  *  - A cgroup's sum_weight counts exactly its runnable tasks: added in
  *    ops.runnable, removed in ops.quiescent, moved in ops.cgroup_move,
- *    adjusted in ops.set_weight, via task_ctx.contrib_weight. A cgroup that
- *    does not fit the map (MAX_CGROUPS) has its tasks weighed alone, counted
- *    in STAT_CGROUP_TABLE_FULL.
+ *    adjusted in ops.set_weight, via task_ctx.contrib_weight. Its nr_active
+ *    is its runnable tasks plus its active child cgroups, and its
+ *    child_weight the cpu.weight sum of those children (up to the transient
+ *    error stated at "Hierarchical weights"). A cgroup that does not fit
+ *    the map (MAX_CGROUPS) or is deeper than MAX_CGRP_LEVELS has its tasks
+ *    weighed alone, counted in STAT_CGROUP_TABLE_FULL.
  *  - Nothing is placed on a CPU outside the task's cpumask, nor a
  *    migration-disabled task away from its CPU: direct dispatch only targets
  *    the CPU select_cpu_dfl chose or one task_allowed_on() ok'd; consuming a
@@ -108,21 +115,124 @@ UEI_DEFINE(uei);
 /* When each LLC's vtime DSQ was last scanned for tasks past the bound. */
 u64 rescue_scan_at[MAX_LLCS];
 
+/*
+ * Hierarchical weights.
+ *
+ * A cgroup is active while it has runnable tasks or active child cgroups
+ * (nr_active counts both); while active, its cpu.weight is in its parent's
+ * child_weight. Tasks turn cgroups active and inactive in ops.runnable and
+ * ops.quiescent (cgrp_add_runnable/cgrp_sub_runnable); a cgroup's 0 <-> 1
+ * transition of nr_active is passed up to its parent, and so on, at most
+ * MAX_CGRP_LEVELS steps: only transitions walk up, and each step is one
+ * atomic and one map look-up. Every change that moves any cgroup's
+ * portion (an activation, a cpu.weight write, the own tasks' weight of a
+ * cgroup with active children) bumps cgrp_gen; a cgroup's hweight is
+ * recomputed, walking up to the top level, only when it is asked for and
+ * cgrp_gen moved since (at a charge, not at every dispatch).
+ *
+ * The sums are updated with atomics but a transition and its propagation
+ * are not one atomic step: a cgroup deactivated and activated at once on
+ * two CPUs can leave its parent's child_weight off by its weight until its
+ * next transition. Readers clamp (a share is never above 1), so the error
+ * is a transient misweighting, never a stall.
+ *
+ * Cgroups deeper than MAX_CGRP_LEVELS, and those that do not fit the map,
+ * are not tracked: their tasks are weighed alone (STAT_CGROUP_TABLE_FULL).
+ */
+#define HWEIGHT_SHIFT	30
+
+u64 cgrp_gen;
+
+static void cgrp_gen_bump(void)
+{
+	__sync_fetch_and_add(&cgrp_gen, 1);
+}
+
+/* What @cgc's runnable tasks and active children share: never below @w. */
+static u64 cgrp_sum(struct cgrp_ctx *cgc, u64 w)
+{
+	s64 sum = (s64)cgc->sum_weight + cgc->child_weight;
+
+	return sum < (s64)w ? w : sum;
+}
+
+/* @cgc's portion of the machine, in weight units << HWEIGHT_SHIFT. */
+static u64 cgrp_hweight(struct cgrp_ctx *cgc)
+{
+	struct cgrp_ctx *x = cgc, *parent;
+	u64 gen = cgrp_gen, frac = 1ULL << HWEIGHT_SHIFT, hw;
+	u32 i;
+
+	if (cgc->hweight_gen == gen && cgc->hweight)
+		return cgc->hweight;
+	bpf_for(i, 0, MAX_CGRP_LEVELS) {
+		if (x->level <= 1)
+			break;
+		parent = cgrp_ctx_get(x->parent);
+		if (!parent)
+			break;
+		frac = frac * x->weight / cgrp_sum(parent, x->weight);
+		x = parent;
+	}
+	hw = frac * x->weight ?: 1;
+	cgc->hweight = hw;
+	cgc->hweight_gen = gen;
+	return hw;
+}
+
+/*
+ * @cgc gained a source of activity (a runnable task, or an active child):
+ * if that made it active, it joins its parent's child_weight, and so on up.
+ */
+static void cgrp_activate(struct cgrp_ctx *cgc)
+{
+	struct cgrp_ctx *parent;
+	u32 i;
+
+	bpf_for(i, 0, MAX_CGRP_LEVELS) {
+		if (__sync_fetch_and_add(&cgc->nr_active, 1) != 0 ||
+		    cgc->level <= 1)
+			break;
+		parent = cgrp_ctx_get(cgc->parent);
+		if (!parent)
+			break;
+		__sync_fetch_and_add(&parent->child_weight, cgc->weight);
+		cgrp_gen_bump();
+		cgc = parent;
+	}
+}
+
+/* @cgc lost a source of activity: the reverse of cgrp_activate(). */
+static void cgrp_deactivate(struct cgrp_ctx *cgc)
+{
+	struct cgrp_ctx *parent;
+	u32 i;
+
+	bpf_for(i, 0, MAX_CGRP_LEVELS) {
+		if (__sync_fetch_and_sub(&cgc->nr_active, 1) != 1 ||
+		    cgc->level <= 1)
+			break;
+		parent = cgrp_ctx_get(cgc->parent);
+		if (!parent)
+			break;
+		__sync_fetch_and_sub(&parent->child_weight, cgc->weight);
+		cgrp_gen_bump();
+		cgc = parent;
+	}
+}
+
 /* Effective weight of @p: its share of the whole machine, in weight units. */
 static u32 task_eff_weight(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct cgrp_ctx *cgc;
-	u64 w = p->scx.weight ?: 1, sum;
+	u64 w = p->scx.weight ?: 1;
 
 	if (tctx->cgid == CGROUP_ROOT_ID)
 		return w;
 	cgc = cgrp_ctx_get(tctx->cgid);
 	if (!cgc)
 		return w;
-	sum = cgc->sum_weight;
-	if (sum < w)
-		sum = w;
-	w = (u64)cgc->weight * w / sum;
+	w = (cgrp_hweight(cgc) * w / cgrp_sum(cgc, w)) >> HWEIGHT_SHIFT;
 	return w ?: 1;
 }
 
@@ -165,6 +275,10 @@ static void cgrp_add_runnable(struct task_ctx *tctx, u32 weight)
 	if (cgc) {
 		__sync_fetch_and_add(&cgc->sum_weight, tctx->contrib_weight);
 		__sync_fetch_and_add(&cgc->nr_runnable, 1);
+		/* its own tasks' weight shares the portion with its children */
+		if (cgc->child_weight > 0)
+			cgrp_gen_bump();
+		cgrp_activate(cgc);
 	}
 }
 
@@ -177,6 +291,9 @@ static void cgrp_sub_runnable(struct task_ctx *tctx)
 	if (cgc) {
 		__sync_fetch_and_sub(&cgc->sum_weight, tctx->contrib_weight);
 		__sync_fetch_and_sub(&cgc->nr_runnable, 1);
+		if (cgc->child_weight > 0)
+			cgrp_gen_bump();
+		cgrp_deactivate(cgc);
 	}
 	tctx->contrib_weight = 0;
 }
@@ -777,10 +894,28 @@ void BPF_STRUCT_OPS(proxy_exit_task, struct task_struct *p,
 s32 BPF_STRUCT_OPS(proxy_cgroup_init, struct cgroup *cgrp,
 		   struct scx_cgroup_init_args *args)
 {
-	struct cgrp_ctx init = { .weight = args->weight ?: 100 };
+	struct cgrp_ctx init = {
+		.weight = args->weight ?: 100,
+		.level = cgrp->level,
+	};
+	struct cgroup *parent;
 	u64 cgid = cgrp->kn->id;
 
-	/* when the table is full the cgroup's tasks are weighed alone */
+	/*
+	 * Too deep, or no room in the table: the cgroup's tasks are weighed
+	 * alone. (Its descendants then find no parent and stop there.)
+	 */
+	if (init.level >= MAX_CGRP_LEVELS) {
+		stat_inc(STAT_CGROUP_TABLE_FULL);
+		return 0;
+	}
+	if (init.level > 1) {
+		parent = bpf_cgroup_ancestor(cgrp, init.level - 1);
+		if (parent) {
+			init.parent = parent->kn->id;
+			bpf_cgroup_release(parent);
+		}
+	}
 	if (bpf_map_update_elem(&cgrp_ctxs, &cgid, &init, BPF_ANY))
 		stat_inc(STAT_CGROUP_TABLE_FULL);
 	return 0;
@@ -795,10 +930,21 @@ void BPF_STRUCT_OPS(proxy_cgroup_exit, struct cgroup *cgrp)
 
 void BPF_STRUCT_OPS(proxy_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 {
-	struct cgrp_ctx *cgc = cgrp_ctx_get(cgrp->kn->id);
+	struct cgrp_ctx *cgc = cgrp_ctx_get(cgrp->kn->id), *parent;
+	s64 delta;
 
-	if (cgc)
-		cgc->weight = weight ?: 1;
+	if (!cgc)
+		return;
+	weight = weight ?: 1;
+	delta = (s64)weight - cgc->weight;
+	cgc->weight = weight;
+	/* an active cgroup's weight is in its parent's child_weight */
+	if (cgc->nr_active && cgc->level > 1) {
+		parent = cgrp_ctx_get(cgc->parent);
+		if (parent)
+			__sync_fetch_and_add(&parent->child_weight, delta);
+	}
+	cgrp_gen_bump();
 }
 
 void BPF_STRUCT_OPS(proxy_cgroup_move, struct task_struct *p,

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Base scheduler (issue 2): load, stay attached under a mixed load, honour
-# cgroup cpu.weight and nice, refuse bad situations clearly, detach cleanly.
+# cgroup cpu.weight (flat and nested, issue 10) and nice, refuse bad
+# situations clearly, detach cleanly.
 
 # where this suite's files go (the compat boot runs it again into another)
 bo=${BASE_OUT:-$RESULTS}
@@ -92,6 +93,69 @@ else
 	fail base-cgroup-weight "cpu.weight 300:100 got ${db}:${da} us = $r (want 3 +-10%)"
 fi
 rmdir /sys/fs/cgroup/w100 /sys/fs/cgroup/w300
+
+# --- hierarchical cpu.weight (issue 10): nested cgroups, one CPU -------------
+# Every hog spins on CPU 0 in a leaf cgroup; a window measures the leaves'
+# usage_usec over wdur. Expected shares follow cpu.weight down the tree.
+hogs=()
+hog() {	# hog CGROUP: a CPU-bound task on CPU 0 in CGROUP
+	( echo $BASHPID > "/sys/fs/cgroup/$1/cgroup.procs"; exec taskset -c 0 sh -c 'while :; do :; done' ) &
+	hogs+=($!)
+}
+mkcg() {	# mkcg PATH WEIGHT: a cgroup, its parent's cpu controller on
+	mkdir -p "/sys/fs/cgroup/$1"
+	grep -qw cpu "/sys/fs/cgroup/$(dirname "$1")/cgroup.subtree_control" ||
+		echo +cpu > "/sys/fs/cgroup/$(dirname "$1")/cgroup.subtree_control"
+	echo "$2" > "/sys/fs/cgroup/$1/cpu.weight"
+}
+window() {	# window CGROUP...: usage_usec of each over wdur, into $use[]
+	local c i u1=()
+	sleep 2
+	for c; do u1+=("$(cg_usage "$c")"); done
+	sleep "$wdur"
+	use=()
+	i=0
+	for c; do use+=($(($(cg_usage "$c") - u1[i]))); i=$((i + 1)); done
+}
+shares() {	# shares CHECK "NAME=WANT..." : every leaf's usage over the first's
+	local name=$1 ok=1 msg="" i=0 w0 r
+	shift
+	w0=${1#*=}
+	for nw in "$@"; do
+		r=$(ratio "${use[i]}" "${use[0]}")
+		want=$(awk -v a="${nw#*=}" -v b="$w0" 'BEGIN { printf "%.3f", a / b }')
+		msg="$msg ${nw%=*} ${use[i]} us ($r, want $want);"
+		ratio_within "${use[i]}" "${use[0]}" "$want" 0.10 || ok=0
+		i=$((i + 1))
+	done
+	echo "$name$msg" >> "$bo/weights.txt"
+	if [ $ok = 1 ]; then pass "$name" "within 10%:$msg"; else fail "$name" "wanted within 10%:$msg"; fi
+}
+mkcg hA 100; mkcg hA/a1 100; mkcg hA/a2 100; mkcg hB 100
+hog hA/a1; moved=${hogs[-1]}; hog hA/a2; hog hB
+window hA/a1 hA/a2 hB
+shares base-cgroup-nested "a1=1" "a2=1" "B=2"
+echo 300 > /sys/fs/cgroup/hA/cpu.weight
+window hA/a1 hA/a2 hB
+shares base-cgroup-weight-change "a1=3" "a2=3" "B=2"
+# the hog of A/a1 moves to B while running: A(300){a2} against B(100){2 hogs}
+echo "$moved" > /sys/fs/cgroup/hB/cgroup.procs
+window hA/a2 hB
+shares base-cgroup-task-moved "a2=3" "B=1"
+kill "${hogs[@]}"; wait "${hogs[@]}" 2> /dev/null
+hogs=()
+# systemd's shape: user.slice/user-1000.slice/{app,bg}.slice beside system.slice
+mkcg hu.slice 100; mkcg hu.slice/u1000.slice 100
+mkcg hu.slice/u1000.slice/app.slice 200; mkcg hu.slice/u1000.slice/bg.slice 100
+mkcg hs.slice 100; mkcg hs.slice/svc.service 100
+hog hu.slice/u1000.slice/app.slice; hog hu.slice/u1000.slice/bg.slice; hog hs.slice/svc.service
+window hu.slice/u1000.slice/app.slice hu.slice/u1000.slice/bg.slice hs.slice/svc.service
+shares base-cgroup-three-levels "app=2" "bg=1" "system=3"
+kill "${hogs[@]}"; wait "${hogs[@]}" 2> /dev/null
+rmdir /sys/fs/cgroup/hA/a1 /sys/fs/cgroup/hA/a2 /sys/fs/cgroup/hA /sys/fs/cgroup/hB \
+	/sys/fs/cgroup/hu.slice/u1000.slice/app.slice /sys/fs/cgroup/hu.slice/u1000.slice/bg.slice \
+	/sys/fs/cgroup/hu.slice/u1000.slice /sys/fs/cgroup/hu.slice \
+	/sys/fs/cgroup/hs.slice/svc.service /sys/fs/cgroup/hs.slice 2> /dev/null
 
 # --- nice 0 vs nice 5 on one CPU (weights 1024:335) ---------------------------
 taskset -c 0 sh -c 'while :; do :; done' &
