@@ -364,6 +364,7 @@ impl<'a> Scheduler<'a> {
             idle_kick: g(stat_idx_STAT_IDLE_KICK),
             dispatch: g(stat_idx_STAT_DISPATCH),
             steal: g(stat_idx_STAT_STEAL),
+            llc_balance: g(stat_idx_STAT_LLC_BALANCE),
             keep_running: g(stat_idx_STAT_KEEP_RUNNING),
             rescued: g(stat_idx_STAT_RESCUED),
             rescue_preempt: g(stat_idx_STAT_RESCUE_PREEMPT),

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub dispatch: u64,
     #[stat(desc = "... of which stolen from another LLC")]
     pub steal: u64,
+    #[stat(desc = "Dispatches that pulled another LLC's head, fallen behind in vtime")]
+    pub llc_balance: u64,
     #[stat(desc = "Previous task kept running (first in vtime order, or nothing else queued)")]
     pub keep_running: u64,
     #[stat(desc = "Tasks moved to a rescue DSQ: runnable past the wait bound")]
@@ -186,6 +188,7 @@ impl Metrics {
             idle_kick,
             dispatch,
             steal,
+            llc_balance,
             keep_running,
             rescued,
             rescue_preempt,
@@ -240,9 +243,9 @@ impl Metrics {
     pub fn format<W: Write>(&self, w: &mut W) -> Result<()> {
         writeln!(
             w,
-            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} keep {} | idle pick/kick {}/{}",
+            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} balance {} keep {} | idle pick/kick {}/{}",
             self.enq_shared, self.enq_local, self.enq_kthread, self.enq_last,
-            self.dispatch, self.steal, self.keep_running, self.idle_pick, self.idle_kick
+            self.dispatch, self.steal, self.llc_balance, self.keep_running, self.idle_pick, self.idle_kick
         )?;
         writeln!(
             w,

@@ -2,7 +2,8 @@
 # Guest side of the VM suite: runs inside the virtme-ng guest, as root.
 #   guest.sh MODE RESULTS_DIR      MODE: test (all suites but the compat one)
 #                                  | base | rest | adversarial | storm | demo
-#                                  | compat (the 6.12 boot) | suite name glob
+#                                  | llc (the 2-LLC boot) | compat (the 6.12
+#                                  boot) | suite name glob
 set -u
 MODE=$1
 export RESULTS=$2
@@ -20,9 +21,10 @@ cgroup_setup || fail vm-cgroup-setup "cannot enable the cpu controller"
 dmesg -c > "$RESULTS/dmesg-boot.txt" 2>&1
 
 case $MODE in
-test) suites=$(ls "$here"/suites/*.sh | grep -v '/90-') ;;
+test) suites=$(ls "$here"/suites/*.sh | grep -vE '/(60|90)-') ;;
 base) suites=$(ls "$here"/suites/10-*.sh) ;;
-rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35|90)-') ;;
+rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35|60|90)-') ;;
+llc) suites=$(ls "$here"/suites/60-*.sh) ;;
 compat) suites=$(ls "$here"/suites/90-*.sh) ;;
 adversarial) suites=$(ls "$here"/suites/30-*.sh) ;;
 storm) suites=$(ls "$here"/suites/35-*.sh) ;;

@@ -58,6 +58,7 @@ enum stat_idx {
 	STAT_IDLE_KICK,		/* idle CPU kicked after a shared enqueue */
 	STAT_DISPATCH,		/* tasks moved from a shared DSQ to a CPU */
 	STAT_STEAL,		/* ... of which from another LLC's DSQ */
+	STAT_LLC_BALANCE,	/* ... and to pull an LLC that fell behind in vtime */
 	STAT_KEEP_RUNNING,	/* prev kept running: nothing else queued */
 	STAT_RESCUED,		/* moved to a rescue DSQ: waited past the bound */
 	STAT_RESCUE_PREEMPT,	/* slice cut at a tick: rescued tasks wait */

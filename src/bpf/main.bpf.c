@@ -22,7 +22,10 @@
  *    its context while it slept is added (pending_charge), so that credit
  *    never wipes out a donor's debt.
  *  - One shared vtime-ordered DSQ per LLC (DSQ id = LLC index). A CPU takes
- *    from its own LLC's DSQ first, then steals from the others.
+ *    from its own LLC's DSQ, unless another LLC's head fell more than a
+ *    slice behind in vtime (then that head: weights hold across LLCs);
+ *    with its own empty it steals, from the most loaded LLC first
+ *    ("Balance across LLCs" at ops.dispatch).
  *  - select_cpu picks an idle CPU (prev first) and dispatches straight to it.
  *    Per-CPU kthreads and SCX_ENQ_LAST tasks go straight to the local DSQ.
  *
@@ -600,15 +603,105 @@ static bool consume_llc(u32 llc, u64 now)
 	return consume_rescue(llc, now) || scx_bpf_dsq_move_to_local(llc, 0);
 }
 
+/*
+ * Balance across LLCs (nothing to do with one LLC). Each LLC has its own
+ * vtime DSQ, so vtime order alone holds only inside an LLC: CPU-bound tasks
+ * would keep the LLC they started in, and weights would hold per LLC, not
+ * machine-wide. So:
+ *  - A CPU takes the head of another LLC's DSQ when that head is more than
+ *    slice_ns behind, in vtime, what this CPU would run next (its own head,
+ *    or prev going on); of several, the one furthest behind. A task's vtime
+ *    advances by its run time over its weight, so an LLC whose tasks got
+ *    less than their weights' share falls behind and its tasks are pulled
+ *    to the CPUs of the LLCs ahead (STAT_LLC_BALANCE).
+ *  - A CPU with nothing to run in its own LLC steals from the LLC with the
+ *    most tasks queued first, then from any (STAT_STEAL).
+ * The slice_ns margin keeps tasks from bouncing between LLCs over vtime
+ * differences a single slice makes anyway. Each costs a peek or a count
+ * per LLC, at most MAX_LLCS.
+ */
+static u32 llc_furthest_behind(u32 own, u64 ref)
+{
+	struct task_struct *head;
+	u64 limit = ref - slice_ns;
+	u32 i, best = MAX_LLCS;
+
+	bpf_for(i, 0, MAX_LLCS) {
+		if (i >= nr_llcs)
+			break;
+		if (i == own)
+			continue;
+		head = __COMPAT_scx_bpf_dsq_peek(i);
+		if (head && vtime_before(head->scx.dsq_vtime, limit)) {
+			limit = head->scx.dsq_vtime;
+			best = i;
+		}
+	}
+	return best;
+}
+
+static u32 llc_busiest(u32 own)
+{
+	u32 i, best = MAX_LLCS;
+	s32 nr, most = 0;
+
+	bpf_for(i, 0, MAX_LLCS) {
+		if (i >= nr_llcs)
+			break;
+		if (i == own)
+			continue;
+		nr = scx_bpf_dsq_nr_queued(i);
+		if (nr > most) {
+			most = nr;
+			best = i;
+		}
+	}
+	return best;
+}
+
+/* Take the head of an LLC that fell behind this CPU's own next task. */
+static bool balance_llcs(u32 own, struct task_struct *prev)
+{
+	struct task_struct *head = __COMPAT_scx_bpf_dsq_peek(own);
+	struct task_ctx *tctx;
+	bool have = false;
+	u64 ref = 0, v;
+	u32 llc;
+
+	if (head) {
+		ref = head->scx.dsq_vtime;
+		have = true;
+	}
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) &&
+	    (tctx = task_ctx_get(prev))) {
+		v = running_vtime(prev, tctx);
+		if (!have || vtime_before(v, ref))
+			ref = v;
+		have = true;
+	}
+	if (!have)
+		return false;
+	llc = llc_furthest_behind(own, ref);
+	if (llc >= MAX_LLCS || !scx_bpf_dsq_move_to_local(llc, 0))
+		return false;
+	stat_inc(STAT_LLC_BALANCE);
+	return true;
+}
+
 void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 {
-	u32 i, own = llc_dsq(cpu);
+	u32 i, own = llc_dsq(cpu), busiest;
 	u64 now = bpf_ktime_get_ns();
 
 	if (dispatch_proxy_owner(cpu))
 		return;
 
 	if (consume_rescue(own, now)) {
+		stat_inc(STAT_DISPATCH);
+		return;
+	}
+
+	if (nr_llcs > 1 && balance_llcs(own, prev)) {
 		stat_inc(STAT_DISPATCH);
 		return;
 	}
@@ -621,6 +714,12 @@ void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 
 	if (scx_bpf_dsq_move_to_local(own, 0)) {
 		stat_inc(STAT_DISPATCH);
+		return;
+	}
+	busiest = nr_llcs > 1 ? llc_busiest(own) : MAX_LLCS;
+	if (busiest < MAX_LLCS && consume_llc(busiest, now)) {
+		stat_inc(STAT_DISPATCH);
+		stat_inc(STAT_STEAL);
 		return;
 	}
 	bpf_for(i, 0, MAX_LLCS) {
