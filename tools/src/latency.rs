@@ -55,6 +55,13 @@ impl LatencyRecorder {
         self.hist.saturating_record(ns.max(HIST_LOW_NS));
     }
 
+    /// Add another recorder's samples to this one.
+    pub fn merge(&mut self, other: &LatencyRecorder) {
+        self.hist
+            .add(&other.hist)
+            .expect("recorders share the same bounds");
+    }
+
     #[inline]
     pub fn record(&mut self, d: Duration) {
         self.record_ns(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));

@@ -10,3 +10,5 @@ pub mod hackbench;
 pub mod harness;
 pub mod report;
 pub mod sched;
+// wakeup-latency workloads: schbench, pipe ping-pong
+pub mod wakeup;

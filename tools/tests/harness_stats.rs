@@ -397,3 +397,24 @@ fn geomean_threshold() {
     let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);
     assert!(!check_threshold(&sum, &cells, SCX_PROXY, None, Some(10.0), Baseline::Default).pass);
 }
+
+#[test]
+fn another_scx_proxy_build_runs_as_scx_proxy_base() {
+    let a = args(&["--schedulers", "default,scx_proxy-base,scx_proxy"]);
+    let e = a.validate().unwrap_err().to_string();
+    assert!(e.contains("--scx-proxy-base"), "{e}");
+    let a = args(&[
+        "--schedulers",
+        "default,scx_proxy-base,scx_proxy",
+        "--scx-proxy-base",
+        "/nonexistent/scx_proxy",
+    ]);
+    a.validate().unwrap();
+    let plan = scx_proxy_tools::harness::runner::plan_schedulers(&a);
+    let base = plan
+        .iter()
+        .find(|p| p.info.name == "scx_proxy-base")
+        .unwrap();
+    assert_eq!(base.info.binary.as_deref(), Some("/nonexistent/scx_proxy"));
+    assert!(!base.info.present, "a missing build is reported missing");
+}

@@ -30,6 +30,10 @@
 # HB_GEOMEAN. For real comparisons use sched-harness with more --runs and
 # --threshold 1.10 on a quiet machine.
 #
+# HB_BASE=/path/to/scx_proxy adds that build as scheduler scx_proxy-base
+# (before/after ratios from one boot; vm-tests/run passes it into the guest
+# through SCX_PROXY_GUEST_ENV, e.g. SCX_PROXY_GUEST_ENV="HB_BASE=...").
+#
 # Budget: 188 s of VM time measured with the defaults (default + scx_proxy,
 # 5 runs, loops 200; +1-2 s per scx_proxy start).
 
@@ -66,11 +70,19 @@ for hb_peer in scx_bpfland scx_lavd; do
     fi
 done
 
+# HB_BASE: another scx_proxy build (say, from before a change), compared in
+# the same boot as scheduler scx_proxy-base (reported, not checked)
+hb_base=()
+if [[ -n ${HB_BASE:-} ]]; then
+    hb_scheds=default,scx_proxy-base,${hb_scheds#default,}
+    hb_base=(--scx-proxy-base "$HB_BASE")
+fi
+
 log "hackbench: sched-harness --schedulers $hb_scheds --runs $HB_RUNS --loops $HB_LOOPS"
 hb_rc=0
 "$TOOLS_BIN/sched-harness" \
     --schedulers "$hb_scheds" \
-    --scx-proxy "$SCX_PROXY" \
+    --scx-proxy "$SCX_PROXY" "${hb_base[@]}" \
     --peers-dir "$HB_PEERS_DIR" \
     --runs "$HB_RUNS" --loops "$HB_LOOPS" --groups 1,4 \
     --threshold "$HB_CELL" --threshold-geomean "$HB_GEOMEAN" \

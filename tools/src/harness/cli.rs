@@ -1,6 +1,6 @@
 //! Command line of `sched-harness`.
 
-use super::{build_matrix, Baseline, Cell, ALL_SCHEDULERS, DEFAULT};
+use super::{build_matrix, Baseline, Cell, ALL_SCHEDULERS, DEFAULT, SCX_PROXY_BASE};
 use crate::hackbench::{Ipc, Mode};
 use anyhow::{bail, Result};
 use clap::Parser;
@@ -79,6 +79,12 @@ pub struct Args {
     /// scx_proxy binary (see below for the default search)
     #[arg(long)]
     pub scx_proxy: Option<PathBuf>,
+
+    /// Another scx_proxy build (say, from before a change), run as the
+    /// scheduler "scx_proxy-base" beside the others: before/after ratios
+    /// from one boot
+    #[arg(long)]
+    pub scx_proxy_base: Option<PathBuf>,
 
     /// hackbench binary (default: next to this binary, else $PATH)
     #[arg(long)]
@@ -179,7 +185,11 @@ impl Args {
             bail!("--schedulers is empty");
         }
         for (i, s) in self.schedulers.iter().enumerate() {
-            if !ALL_SCHEDULERS.contains(&s.as_str()) {
+            if s == SCX_PROXY_BASE {
+                if self.scx_proxy_base.is_none() {
+                    bail!("{SCX_PROXY_BASE} needs --scx-proxy-base PATH (the other build)");
+                }
+            } else if !ALL_SCHEDULERS.contains(&s.as_str()) {
                 bail!(
                     "unknown scheduler {:?} (known: {})",
                     s,

@@ -21,6 +21,8 @@ pub const DEFAULT: &str = "default";
 pub const SCX_PROXY: &str = "scx_proxy";
 /// Name of scx_proxy with `--no-proxy`.
 pub const SCX_PROXY_NOPROXY: &str = "scx_proxy-noproxy";
+/// Another build of scx_proxy (`--scx-proxy-base`), for before/after ratios.
+pub const SCX_PROXY_BASE: &str = "scx_proxy-base";
 /// Known peers: (report name, binary name, ops name).
 pub const PEERS: &[(&str, &str, &str)] = &[
     ("scx_bpfland", "scx_bpfland", "bpfland"),

@@ -4,7 +4,7 @@
 use super::cli::Args;
 use super::{
     check_threshold, cross_check, summarize, Cell, Report, Sample, SchedulerInfo, Tool, DEFAULT,
-    PEERS, REPORT_FORMAT, SCX_PROXY, SCX_PROXY_NOPROXY,
+    PEERS, REPORT_FORMAT, SCX_PROXY, SCX_PROXY_BASE, SCX_PROXY_NOPROXY,
 };
 use crate::hackbench::HackResult;
 use crate::sched::{self, SchedCmd, SysfsPaths};
@@ -91,6 +91,7 @@ pub fn plan_schedulers(args: &Args) -> Vec<Planned> {
                 DEFAULT => (None, vec![], None),
                 SCX_PROXY => (scx.clone(), vec![], Some("scx_proxy")),
                 SCX_PROXY_NOPROXY => (scx.clone(), vec!["--no-proxy".into()], Some("scx_proxy")),
+                SCX_PROXY_BASE => (args.scx_proxy_base.clone(), vec![], Some("scx_proxy")),
                 peer => {
                     let (_, bin, ops) = PEERS
                         .iter()
