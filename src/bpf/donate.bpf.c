@@ -411,7 +411,7 @@ static void charge_donor(struct task_ctx *tctx, u64 used)
 	donor = ref_get(tctx->running_donor, &dctx);
 	if (!donor)
 		return;
-	charge = used * 100 / (dctx->eff_weight ?: 1);
+	charge = used * 100 * EFF_WEIGHT_ONE / (dctx->eff_weight ?: 1);
 	__sync_fetch_and_add(&dctx->pending_charge, charge);
 	if (tctx->donor.donor == tctx->running_donor)
 		tctx->donor.vtime += charge;

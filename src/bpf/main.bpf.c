@@ -224,18 +224,22 @@ static void cgrp_deactivate(struct cgrp_ctx *cgc)
 	}
 }
 
-/* Effective weight of @p: its share of the whole machine, in weight units. */
+/*
+ * Effective weight of @p: its share of the whole machine, in EFF_WEIGHT_ONE
+ * units of weight.
+ */
 static u32 task_eff_weight(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct cgrp_ctx *cgc;
 	u64 w = p->scx.weight ?: 1;
 
 	if (tctx->cgid == CGROUP_ROOT_ID)
-		return w;
+		return w << EFF_WEIGHT_SHIFT;
 	cgc = cgrp_ctx_get(tctx->cgid);
 	if (!cgc)
-		return w;
-	w = (cgrp_hweight(cgc) * w / cgrp_sum(cgc, w)) >> HWEIGHT_SHIFT;
+		return w << EFF_WEIGHT_SHIFT;
+	w = (cgrp_hweight(cgc) * w / cgrp_sum(cgc, w)) >>
+	    (HWEIGHT_SHIFT - EFF_WEIGHT_SHIFT);
 	return w ?: 1;
 }
 
@@ -262,7 +266,7 @@ static void account(struct task_struct *p, struct task_ctx *tctx, u64 now)
 		return;
 	}
 	tctx->eff_weight = task_eff_weight(p, tctx);
-	p->scx.dsq_vtime += used * 100 / tctx->eff_weight;
+	p->scx.dsq_vtime += used * 100 * EFF_WEIGHT_ONE / tctx->eff_weight;
 	cgc = cgrp_ctx_get(tctx->cgid);
 	if (cgc)
 		__sync_fetch_and_add(&cgc->runtime_ns, used);
@@ -966,7 +970,7 @@ s32 BPF_STRUCT_OPS(proxy_init_task, struct task_struct *p,
 		return -ENOMEM;
 	tctx->serial = __sync_add_and_fetch(&task_serial, 1) ?: 1;
 	tctx->cgid = args->cgroup ? args->cgroup->kn->id : CGROUP_ROOT_ID;
-	tctx->eff_weight = p->scx.weight ?: 1;
+	tctx->eff_weight = (p->scx.weight ?: 1) << EFF_WEIGHT_SHIFT;
 	tctx->home_cpu = -1;
 	return 0;
 }

@@ -70,6 +70,16 @@ bool cpu_donation = true;		/* --no-cpu-donation */
 u32 max_chain_depth = 8;		/* --max-depth */
 u64 max_donation_ns = 100000000ULL;	/* --max-donation-us */
 
+/*
+ * Effective weights (a task's share of the machine) are kept in units of
+ * 1/1024 of a weight: a task of nice 0 in the root cgroup weighs 100 *
+ * EFF_WEIGHT_ONE. Deep cgroup trees give small shares (a weight-4 cgroup
+ * beside weight-512 and weight-10000 siblings under a weight-100 parent
+ * gets 0.04), and whole weight units rounded them all to 1, which made a
+ * starved cgroup's task weigh as much as its heavy neighbours'.
+ */
+#define EFF_WEIGHT_SHIFT	10
+#define EFF_WEIGHT_ONE		(1ULL << EFF_WEIGHT_SHIFT)
 #define CGROUP_ROOT_ID	1
 #define NSEC_PER_SEC_	1000000000ULL
 
@@ -109,7 +119,7 @@ struct lock_id {
 /* Per-task context. */
 struct task_ctx {
 	u32 serial;		/* second half of this task's task_ref */
-	u32 eff_weight;		/* last computed effective weight (>= 1) */
+	u32 eff_weight;		/* last effective weight, EFF_WEIGHT_ONE units (>= 1) */
 	u64 cgid;		/* cgroup the task's time is charged to */
 	u32 contrib_weight;	/* weight added to cgroup sum_weight while runnable */
 	bool from_shared;	/* picked from a shared vtime DSQ in vtime order */
