@@ -125,7 +125,8 @@ u64 rescue_scan_at[MAX_LLCS];
  * (nr_active counts both); while active, its cpu.weight is in its parent's
  * child_weight. Tasks turn cgroups active and inactive in ops.runnable and
  * ops.quiescent (cgrp_add_runnable/cgrp_sub_runnable); a cgroup's 0 <-> 1
- * transition of nr_active is passed up to its parent, and so on, at most
+ * transition of nr_active is passed up to its parent by
+ * cgrp_update_active(), and so on, at most
  * MAX_CGRP_LEVELS steps: only transitions walk up, and each step is one
  * atomic and one map look-up. Every change that moves any cgroup's
  * portion (an activation, a cpu.weight write, the own tasks' weight of a
@@ -184,41 +185,26 @@ static u64 cgrp_hweight(struct cgrp_ctx *cgc)
 }
 
 /*
- * @cgc gained a source of activity (a runnable task, or an active child):
- * if that made it active, it joins its parent's child_weight, and so on up.
+ * @cgc gained (@up) or lost a source of activity (a runnable task, or an
+ * active child): if that turned it active or inactive, its weight joins or
+ * leaves its parent's child_weight, which is the parent's own gain or loss,
+ * and so on up.
  */
-static void cgrp_activate(struct cgrp_ctx *cgc)
+static void cgrp_update_active(struct cgrp_ctx *cgc, bool up)
 {
 	struct cgrp_ctx *parent;
-	u32 i;
+	u32 i, was;
 
 	bpf_for(i, 0, MAX_CGRP_LEVELS) {
-		if (__sync_fetch_and_add(&cgc->nr_active, 1) != 0 ||
-		    cgc->level <= 1)
+		was = up ? __sync_fetch_and_add(&cgc->nr_active, 1) :
+			   __sync_fetch_and_sub(&cgc->nr_active, 1);
+		if (was != (up ? 0 : 1) || cgc->level <= 1)
 			break;
 		parent = cgrp_ctx_get(cgc->parent);
 		if (!parent)
 			break;
-		__sync_fetch_and_add(&parent->child_weight, cgc->weight);
-		cgrp_gen_bump();
-		cgc = parent;
-	}
-}
-
-/* @cgc lost a source of activity: the reverse of cgrp_activate(). */
-static void cgrp_deactivate(struct cgrp_ctx *cgc)
-{
-	struct cgrp_ctx *parent;
-	u32 i;
-
-	bpf_for(i, 0, MAX_CGRP_LEVELS) {
-		if (__sync_fetch_and_sub(&cgc->nr_active, 1) != 1 ||
-		    cgc->level <= 1)
-			break;
-		parent = cgrp_ctx_get(cgc->parent);
-		if (!parent)
-			break;
-		__sync_fetch_and_sub(&parent->child_weight, cgc->weight);
+		__sync_fetch_and_add(&parent->child_weight,
+				     up ? (s64)cgc->weight : -(s64)cgc->weight);
 		cgrp_gen_bump();
 		cgc = parent;
 	}
@@ -285,7 +271,7 @@ static void cgrp_add_runnable(struct task_ctx *tctx, u32 weight)
 		/* its own tasks' weight shares the portion with its children */
 		if (cgc->child_weight > 0)
 			cgrp_gen_bump();
-		cgrp_activate(cgc);
+		cgrp_update_active(cgc, true);
 	}
 }
 
@@ -300,7 +286,7 @@ static void cgrp_sub_runnable(struct task_ctx *tctx)
 		__sync_fetch_and_sub(&cgc->nr_runnable, 1);
 		if (cgc->child_weight > 0)
 			cgrp_gen_bump();
-		cgrp_deactivate(cgc);
+		cgrp_update_active(cgc, false);
 	}
 	tctx->contrib_weight = 0;
 }
