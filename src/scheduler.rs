@@ -143,6 +143,8 @@ impl<'a> Scheduler<'a> {
         rodata.slice_lag_ns = opts.slice_us * 1000 * opts.slice_lag;
         rodata.wait_bound_ns = opts.wait_bound_ms * 1_000_000;
         rodata.rescue_slice_ns = (opts.slice_us * 1000 / 4).max(100_000);
+        rodata.wakeup_preempt = !opts.no_wakeup_preempt;
+        rodata.wakeup_busy_ns = opts.wakeup_busy_us.unwrap_or(opts.slice_us) * 1000;
         rodata.nr_llcs = nr_llcs as u32;
         rodata.nr_cpu_ids_ = nr_cpus as u32;
         // LLC index per CPU: the n-th LLC of the topology gets DSQ n.
@@ -222,11 +224,19 @@ impl<'a> Scheduler<'a> {
         sched.attach_hooks(&knobs)?;
 
         info!(
-            "scx_proxy attached in {:.2}s: {} CPUs, {} LLC(s), slice {} us, wait bound {} ms, proxy {}, cpu donation {}, kernel locks {}, futexes {}, max depth {}",
+            "scx_proxy attached in {:.2}s: {} CPUs, {} LLC(s), slice {} us, wakeup preemption {}, wait bound {} ms, proxy {}, cpu donation {}, kernel locks {}, futexes {}, max depth {}",
             load_time.as_secs_f64(),
             nr_cpus,
             nr_llcs,
             opts.slice_us,
+            if opts.no_wakeup_preempt {
+                "off".to_string()
+            } else {
+                format!(
+                    "of tasks busy {} us",
+                    opts.wakeup_busy_us.unwrap_or(opts.slice_us)
+                )
+            },
             opts.wait_bound_ms,
             if opts.no_proxy { "off" } else { "on" },
             if opts.no_cpu_donation { "off" } else { "on" },
@@ -362,6 +372,8 @@ impl<'a> Scheduler<'a> {
             enq_last: g(stat_idx_STAT_ENQ_LAST),
             idle_pick: g(stat_idx_STAT_IDLE_PICK),
             idle_kick: g(stat_idx_STAT_IDLE_KICK),
+            wakeup_preempt: g(stat_idx_STAT_WAKEUP_PREEMPT),
+            kthread_wake: g(stat_idx_STAT_KTHREAD_WAKE),
             dispatch: g(stat_idx_STAT_DISPATCH),
             steal: g(stat_idx_STAT_STEAL),
             llc_balance: g(stat_idx_STAT_LLC_BALANCE),

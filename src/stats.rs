@@ -62,6 +62,10 @@ pub struct Metrics {
     pub idle_pick: u64,
     #[stat(desc = "Idle CPUs kicked after an enqueue")]
     pub idle_kick: u64,
+    #[stat(desc = "Running tasks preempted for a waking task ahead in vtime")]
+    pub wakeup_preempt: u64,
+    #[stat(desc = "Woken by a per-CPU kthread on the CPU it last ran on: stayed there")]
+    pub kthread_wake: u64,
     #[stat(desc = "Tasks moved from a shared DSQ to a CPU")]
     pub dispatch: u64,
     #[stat(desc = "... of which stolen from another LLC")]
@@ -186,6 +190,8 @@ impl Metrics {
             enq_last,
             idle_pick,
             idle_kick,
+            wakeup_preempt,
+            kthread_wake,
             dispatch,
             steal,
             llc_balance,
@@ -243,9 +249,10 @@ impl Metrics {
     pub fn format<W: Write>(&self, w: &mut W) -> Result<()> {
         writeln!(
             w,
-            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} balance {} keep {} | idle pick/kick {}/{}",
+            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} balance {} keep {} | idle pick/kick {}/{} | wakeup preempt {} | kthread wake {}",
             self.enq_shared, self.enq_local, self.enq_kthread, self.enq_last,
-            self.dispatch, self.steal, self.llc_balance, self.keep_running, self.idle_pick, self.idle_kick
+            self.dispatch, self.steal, self.llc_balance, self.keep_running, self.idle_pick, self.idle_kick,
+            self.wakeup_preempt, self.kthread_wake
         )?;
         writeln!(
             w,

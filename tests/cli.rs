@@ -14,6 +14,8 @@ fn defaults() {
     assert_eq!(o.max_depth, 8);
     assert_eq!(o.max_donation_us, 100_000);
     assert_eq!(o.wait_bound_ms, 200);
+    assert_eq!(o.wakeup_busy_us, None);
+    assert!(!o.no_wakeup_preempt);
     assert!(!o.no_proxy && !o.no_futex && !o.no_kernel_locks && !o.no_cpu_donation);
 }
 
@@ -33,6 +35,9 @@ fn policy_flags() {
         parse(&["--wait-bound-ms", "1000"]).unwrap().wait_bound_ms,
         1000
     );
+    let o = parse(&["--no-wakeup-preempt", "--wakeup-busy-us", "250"]).unwrap();
+    assert!(o.no_wakeup_preempt);
+    assert_eq!(o.wakeup_busy_us, Some(250));
 }
 
 #[test]
@@ -47,6 +52,8 @@ fn bad_values_are_rejected() {
         &["--max-donation-us", "5"],
         &["--wait-bound-ms", "10"],
         &["--wait-bound-ms", "6000"],
+        &["--wakeup-busy-us", "-1"],
+        &["--wakeup-busy-us", "1000001"],
         &["--no-such-flag"],
     ] {
         assert!(parse(args).is_err(), "{args:?} should be rejected");

@@ -21,9 +21,9 @@ cgroup_setup || fail vm-cgroup-setup "cannot enable the cpu controller"
 dmesg -c > "$RESULTS/dmesg-boot.txt" 2>&1
 
 case $MODE in
-test) suites=$(ls "$here"/suites/*.sh | grep -vE '/(60|90)-') ;;
+test) suites=$(ls "$here"/suites/*.sh | grep -vE '/(60|90|95)-') ;;
 base) suites=$(ls "$here"/suites/10-*.sh) ;;
-rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35|60|90)-') ;;
+rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35|60|90|95)-') ;;
 llc) suites=$(ls "$here"/suites/60-*.sh) ;;
 compat) suites=$(ls "$here"/suites/90-*.sh) ;;
 adversarial) suites=$(ls "$here"/suites/30-*.sh) ;;

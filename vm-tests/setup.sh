@@ -19,7 +19,7 @@ set -euo pipefail
 APT_PACKAGES=(
 	clang-19 libclang-19-dev llvm-19 libelf-dev zlib1g-dev libzstd-dev pkg-config
 	qemu-system-x86 busybox-static kmod xz-utils debian-archive-keyring
-	stress-ng linux-perf rt-tests jq util-linux bc procps bpftool
+	stress-ng linux-perf rt-tests jq util-linux bc procps bpftool fio e2fsprogs
 )
 PIP_PACKAGE=virtme-ng
 

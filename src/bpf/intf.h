@@ -70,6 +70,8 @@ enum stat_idx {
 	STAT_RCU_READER,	/* run first: pcpu kthread switched out, reader past bound */
 	STAT_KTHREAD_RESCUED,	/* ... kthreads rescued to the front of the line */
 	STAT_RCU_LONG,		/* queued in an RCU reader > RCU_READER_LONG_NS */
+	STAT_WAKEUP_PREEMPT,	/* a waking task ahead in vtime kicked a running one */
+	STAT_KTHREAD_WAKE,	/* woken by a per-CPU kthread on its CPU: stayed there */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,

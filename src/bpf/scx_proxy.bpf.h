@@ -50,6 +50,8 @@ const volatile u64 slice_ns = 5000000ULL;	/* --slice-us */
 const volatile u64 slice_lag_ns = 20000000ULL;	/* sleeper credit bound */
 const volatile u64 wait_bound_ns = 200000000ULL;	/* --wait-bound-ms */
 const volatile u64 rescue_slice_ns = 1250000ULL;	/* slice of a rescued task */
+const volatile u64 wakeup_busy_ns = 5000000ULL;	/* --wakeup-busy-us */
+const volatile bool wakeup_preempt = true;	/* --no-wakeup-preempt */
 const volatile u32 nr_llcs = 1;
 const volatile u32 nr_cpu_ids_ = 1;
 const volatile u32 cpu_llc[MAX_CPUS];		/* cpu -> LLC index */
@@ -128,6 +130,7 @@ struct task_ctx {
 	u64 last_run_at;	/* run time is accounted up to here */
 	u64 wait_since;		/* runnable and not running since (0: not waiting) */
 	u64 run_started;	/* the current run began here */
+	u64 busy_ns;		/* run time since it last slept */
 	u64 run_waited_since;	/* wait_since before the current run began */
 	u64 rcu_reader_since;	/* rescue scans have seen it queued inside an
 				 * RCU read-side section since (0: not at the

@@ -12,3 +12,9 @@ pub mod report;
 pub mod sched;
 // wakeup-latency workloads: schbench, pipe ping-pong
 pub mod wakeup;
+// IO-thread workloads (issue 11): io_uring ping-pong, event loop, polling loop
+pub mod iowork;
+// aio submitter under fio (issue 11)
+pub mod aio;
+// the workload binaries' measured-window flags and JSON output
+pub mod window;

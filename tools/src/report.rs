@@ -54,6 +54,7 @@ pub fn table(r: &Report) -> String {
                 match tool {
                     Tool::Hackbench => "hackbench",
                     Tool::Perf => "perf bench sched messaging",
+                    Tool::Workload => "workload",
                 },
                 cell.loops
             );
@@ -86,6 +87,46 @@ pub fn table(r: &Report) -> String {
             }
         }
     }
+    for m in &r.metrics {
+        let rows: Vec<&Summary> = r
+            .summaries
+            .iter()
+            .filter(|x| x.cell == m.cell && x.tool == Tool::Workload)
+            .collect();
+        let _ = writeln!(
+            s,
+            "\n{} [{}, {} is better{}]",
+            m.cell,
+            m.unit,
+            if m.higher_is_better {
+                "higher"
+            } else {
+                "lower"
+            },
+            if m.primary { "" } else { "; reported only" }
+        );
+        let _ = writeln!(
+            s,
+            "  {:<18} {:>3} {:>10} {:>21} {:>21} {:>7}",
+            "scheduler", "n", "median", "min-max", "IQR", "ratio"
+        );
+        if rows.is_empty() {
+            let _ = writeln!(s, "  (no data)");
+        }
+        for x in rows {
+            let t = &x.time;
+            let _ = writeln!(
+                s,
+                "  {:<18} {:>3} {:>10.1} {:>21} {:>21} {:>7}",
+                x.scheduler,
+                t.n,
+                t.median,
+                format!("{:.1}-{:.1}", t.min, t.max),
+                format!("{:.1}-{:.1}", t.q1, t.q3),
+                fmt_opt(x.ratio_to_default, 3),
+            );
+        }
+    }
     let errs: Vec<String> = r
         .schedulers
         .iter()
@@ -98,14 +139,22 @@ pub fn table(r: &Report) -> String {
     if !errs.is_empty() {
         let _ = writeln!(s, "\nErrors:\n{}", errs.join("\n"));
     }
-    if let Some(th) = &r.threshold {
+    for (what, th) in [
+        ("Threshold", &r.threshold),
+        (
+            "Workload threshold (primary metrics)",
+            &r.workload_threshold,
+        ),
+    ] {
+        let Some(th) = th else { continue };
         let base = match th.baseline {
             crate::harness::Baseline::Best => "best of default and peers",
             crate::harness::Baseline::Default => "default",
         };
         let _ = writeln!(
             s,
-            "\nThreshold ({} vs {}): per cell <= {}, geometric mean over cells {} <= {}: {}",
+            "\n{} ({} vs {}): per cell <= {}, geometric mean over cells {} <= {}: {}",
+            what,
             th.candidate,
             base,
             fmt_opt(th.threshold, 3),
@@ -116,7 +165,7 @@ pub fn table(r: &Report) -> String {
         for c in &th.cells {
             let _ = writeln!(
                 s,
-                "  {:<4} {:<22} {}",
+                "  {:<4} {:<26} {}",
                 if c.pass { "ok" } else { "FAIL" },
                 c.cell,
                 c.reason
@@ -167,12 +216,29 @@ pub fn from_json(s: &str) -> Result<Report> {
     serde_json::from_str(s).context("parsing sched-harness JSON")
 }
 
+/// The chart's cells: the hackbench matrix, then the workloads' primary
+/// metrics.
+pub fn chart_cells(r: &Report) -> Vec<String> {
+    r.cells
+        .iter()
+        .map(|c| c.id())
+        .chain(
+            r.metrics
+                .iter()
+                .filter(|m| m.primary)
+                .map(|m| m.cell.clone()),
+        )
+        .collect()
+}
+
 /// Bars of the chart: (cell, scheduler, ratio) for every non-default
-/// scheduler with a hackbench ratio, in report order.
+/// scheduler with a hackbench ratio or a ratio on a workload's primary
+/// metric, in report order.
 pub fn chart_bars(r: &Report) -> Vec<(String, String, f64)> {
+    let cells = chart_cells(r);
     r.summaries
         .iter()
-        .filter(|s| s.tool == Tool::Hackbench && s.scheduler != DEFAULT)
+        .filter(|s| s.tool != Tool::Perf && s.scheduler != DEFAULT && cells.contains(&s.cell))
         .filter_map(|s| {
             s.ratio_to_default
                 .map(|x| (s.cell.clone(), s.scheduler.clone(), x))
@@ -205,7 +271,7 @@ where
     DB::ErrorType: 'static,
 {
     let bars = chart_bars(r);
-    let cells: Vec<String> = r.cells.iter().map(|c| c.id()).collect();
+    let cells = chart_cells(r);
     let mut scheds: Vec<String> = Vec::new();
     for (_, s, _) in &bars {
         if !scheds.contains(s) {
@@ -219,13 +285,18 @@ where
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "hackbench time / kernel default (lower is better), {}",
+                "{} / kernel default, {} (> 1 is worse; rates inverted)",
+                if r.metrics.is_empty() {
+                    "hackbench time"
+                } else {
+                    "hackbench time, workload metrics"
+                },
                 r.kernel
             ),
             ("sans-serif", 20),
         )
         .margin(12)
-        .x_label_area_size(70)
+        .x_label_area_size(if r.metrics.is_empty() { 70 } else { 150 })
         .y_label_area_size(60)
         .build_cartesian_2d(0f64..n, 0f64..ymax)
         .map_err(|e| anyhow!("{e:?}"))?;
@@ -244,6 +315,13 @@ where
         })
         .y_desc("ratio to default")
         .label_style(("sans-serif", 13))
+        .x_label_style(if r.metrics.is_empty() {
+            ("sans-serif", 13).into_text_style(&root)
+        } else {
+            ("sans-serif", 13)
+                .into_text_style(&root)
+                .transform(FontTransform::Rotate90)
+        })
         .draw()
         .map_err(|e| anyhow!("{e:?}"))?;
     let k = scheds.len().max(1) as f64;
@@ -296,7 +374,7 @@ where
 }
 
 fn chart_width(r: &Report) -> u32 {
-    (200 + 130 * r.cells.len() as u32).max(800)
+    (200 + 130 * chart_cells(r).len() as u32).max(800)
 }
 
 /// Bar chart of the ratios as PNG.

@@ -4,6 +4,7 @@ use clap::Parser;
 use scx_proxy_tools::hackbench::{Ipc, Mode};
 use scx_proxy_tools::harness::cli::{loops_for, Args};
 use scx_proxy_tools::harness::runner::parse_perf_total;
+use scx_proxy_tools::harness::workload::MetricInfo;
 use scx_proxy_tools::harness::*;
 use scx_proxy_tools::report;
 
@@ -265,6 +266,7 @@ fn report_fixture() -> Report {
         kernel: "test".into(),
         runs: 3,
         cells: vec![],
+        metrics: vec![],
         schedulers: vec![SchedulerInfo {
             name: "scx_lavd".into(),
             binary: Some("/nope/scx_lavd".into()),
@@ -279,6 +281,7 @@ fn report_fixture() -> Report {
         samples: s,
         summaries,
         threshold,
+        workload_threshold: None,
         crosscheck: None,
         wall_s: 1.5,
     }
@@ -351,6 +354,23 @@ fn chart_files_are_written() {
             s.cell = "pipe/threads/g1".into();
         }
     }
+    // cell B is in neither the matrix nor the metrics: no bars
+    assert_eq!(report::chart_bars(&r).len(), 2);
+    // as a workload's primary metric it is charted; a secondary one is not
+    r.metrics = vec![
+        MetricInfo {
+            cell: "B".into(),
+            unit: "us".into(),
+            higher_is_better: false,
+            primary: true,
+        },
+        MetricInfo {
+            cell: "C".into(),
+            unit: "us".into(),
+            higher_is_better: false,
+            primary: false,
+        },
+    ];
     let bars = report::chart_bars(&r);
     assert_eq!(bars.len(), 4); // 2 cells x (scx_proxy, bpfland)
     let dir = std::env::temp_dir().join(format!("harness-chart-{}", std::process::id()));
@@ -417,4 +437,42 @@ fn another_scx_proxy_build_runs_as_scx_proxy_base() {
         .unwrap();
     assert_eq!(base.info.binary.as_deref(), Some("/nonexistent/scx_proxy"));
     assert!(!base.info.present, "a missing build is reported missing");
+}
+
+#[test]
+fn higher_is_better_metrics_invert_ratios_and_baseline() {
+    let mut v = Vec::new();
+    for rep in 0..3 {
+        let j = rep as f64;
+        v.push(sample(DEFAULT, "w/rps", Tool::Workload, rep, 100.0 + j));
+        v.push(sample(
+            "scx_bpfland",
+            "w/rps",
+            Tool::Workload,
+            rep,
+            120.0 + j,
+        ));
+        v.push(sample(SCX_PROXY, "w/rps", Tool::Workload, rep, 110.0 + j));
+    }
+    let cells = vec!["w/rps".to_string()];
+    let scheds: Vec<String> = [DEFAULT, SCX_PROXY, "scx_bpfland"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let hib = |c: &str| c == "w/rps";
+    let sum = summarize_with(&v, &cells, &scheds, &[Tool::Workload], &hib);
+    let proxy = sum.iter().find(|x| x.scheduler == SCX_PROXY).unwrap();
+    // more requests/s than the default: ratio below 1 (better)
+    assert!((proxy.ratio_to_default.unwrap() - 101.0 / 111.0).abs() < 1e-9);
+    // best baseline is the highest rate (bpfland 121): 121/111 = 1.09
+    let th = |t| check_threshold_with(&sum, &cells, SCX_PROXY, Some(t), None, Baseline::Best, &hib);
+    let r = th(1.10);
+    assert!(r.pass, "{r:?}");
+    assert_eq!(r.cells[0].baseline.as_deref(), Some("scx_bpfland"));
+    assert!((r.cells[0].ratio.unwrap() - 121.0 / 111.0).abs() < 1e-9);
+    assert!(!th(1.05).pass);
+    // read as lower-is-better, the same data would pass against the default
+    let lower = summarize(&v, &cells, &scheds, &[Tool::Workload]);
+    let p = lower.iter().find(|x| x.scheduler == SCX_PROXY).unwrap();
+    assert!(p.ratio_to_default.unwrap() > 1.0);
 }

@@ -3,6 +3,7 @@
 
 use clap::Parser;
 use scx_proxy_tools::wakeup::{schbench, SchbenchConfig};
+use scx_proxy_tools::window::{check_window, print_json};
 use std::process::ExitCode;
 
 /// Message threads wake their workers; each worker records its wakeup
@@ -40,16 +41,11 @@ fn main() -> ExitCode {
         warmup_s: a.warmup,
         work_us: a.work_us,
     };
-    let runtime_ok = cfg.runtime_s > 0.0 && cfg.runtime_s <= 86400.0;
-    if !(runtime_ok && (0.0..=3600.0).contains(&cfg.warmup_s)) {
-        eprintln!("schbench: --runtime must be in (0, 86400] and --warmup in [0, 3600]");
-        return ExitCode::from(2);
+    if let Err(code) = check_window("schbench", cfg.runtime_s, cfg.warmup_s) {
+        return code;
     }
     match schbench(&cfg) {
-        Ok(r) if a.json => {
-            println!("{}", serde_json::to_string(&r).expect("result serialises"));
-            ExitCode::SUCCESS
-        }
+        Ok(r) if a.json => print_json(&r),
         Ok(r) => {
             for (name, l) in [("wakeup", &r.wakeup), ("request", &r.request)] {
                 println!(

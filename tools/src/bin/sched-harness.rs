@@ -68,6 +68,17 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    if let Some(th) = &rep.workload_threshold {
+        if !th.pass {
+            for c in th.failed_cells() {
+                eprintln!(
+                    "sched-harness: WORKLOAD THRESHOLD FAILED {}: {}",
+                    c.cell, c.reason
+                );
+            }
+            return ExitCode::from(1);
+        }
+    }
     let sched_errors = rep
         .schedulers
         .iter()

@@ -1,12 +1,13 @@
 //! Command line of `sched-harness`.
 
+use super::workload::{parse_workloads, Workload};
 use super::{build_matrix, Baseline, Cell, ALL_SCHEDULERS, DEFAULT, SCX_PROXY_BASE};
 use crate::hackbench::{Ipc, Mode};
 use anyhow::{bail, Result};
 use clap::Parser;
 use std::path::PathBuf;
 
-const ABOUT: &str = "Compare sched_ext schedulers (scx_proxy, peers) with the kernel default on the hackbench matrix";
+const ABOUT: &str = "Compare sched_ext schedulers (scx_proxy, peers) with the kernel default on the hackbench matrix and IO/wakeup workloads";
 const AFTER_HELP: &str = "\
 Runs INSIDE the test VM, as root. For each repetition, for each scheduler (order rotated every
 repetition so drift hits all equally): start it, wait until /sys/kernel/sched_ext/state is
@@ -23,6 +24,26 @@ scx_proxy binary, first found of: --scx-proxy, $SCX_PROXY, scx_proxy next to thi
 Cells: {pipe,socket} x {threads,processes} x --groups; loops per cell = --loops / groups
 (rounded, at least 1) so every cell moves about the same number of messages (--fixed-loops: no
 scaling).
+
+Workloads (--workloads, besides or instead of the hackbench matrix with --no-hackbench): each
+run after the matrix under the same scheduler start, about --workload-seconds each, with --json;
+every metric is a cell named <workload>/<metric>:
+  schbench      schbench -m 2 -t 2 --work-us 100: wakeup-p99, wakeup-p50 (us), rps
+  pipe          pipe-bench (perf bench sched pipe): round-trip (us)
+  uring         uring-pingpong, two rings on CPUs 0 and 1, a pipe read completed as
+                task_work: rtt-p50, rtt-p99 (us)
+  uring-coop    ... with IORING_SETUP_COOP_TASKRUN
+  uring-hog     ... with a CPU hog beside the responder
+  evloop-epoll  evloop, 4 clients over pipes, epoll: events (events/s), reply-p99 (us)
+  evloop-uring  ... io_uring
+  pollloop      pollloop, 32 us polling then an eventfd: wake-p99 (us), poller-cpu (%)
+  aio-qd1       aio-bench (fio libaio direct writes, ext4 on null_blk), iodepth 1: iops,
+                migr-per-kio (the submitter's migrations per 1000 IOs)
+  aio-qd16      ... iodepth 16
+Ratios are oriented so that > 1 is worse: median / default's median for times, default's
+median / median for rates. --workload-threshold checks the primary metric(s) of each workload
+(schbench rps, pipe round-trip, uring* rtt-p50, evloop* events and reply-p99,
+pollloop wake-p99, aio* iops).
 
 Counters: migrations and worker context switches are the sums of se.nr_migrations and
 nr_(in)voluntary_switches that each hackbench worker reads from /proc/thread-self/sched after
@@ -139,6 +160,24 @@ pub struct Args {
     #[arg(long, default_value_t = 0.05)]
     pub crosscheck_band: f64,
 
+    /// Workloads to run besides the hackbench matrix, comma-separated: all,
+    /// none, or names from the list below
+    #[arg(long, value_delimiter = ',', default_value = "none")]
+    pub workloads: Vec<String>,
+
+    /// Seconds each workload run measures
+    #[arg(long, default_value_t = 2.0)]
+    pub workload_seconds: f64,
+
+    /// Run only the workloads, not the hackbench matrix
+    #[arg(long)]
+    pub no_hackbench: bool,
+
+    /// Fail (exit 1) when the candidate's median of a workload's primary metric is worse
+    /// than RATIO x the baseline's (--threshold-baseline, --threshold-candidate)
+    #[arg(long, value_name = "RATIO")]
+    pub workload_threshold: Option<f64>,
+
     /// Don't draw ratios.png/ratios.svg
     #[arg(long)]
     pub no_chart: bool,
@@ -170,6 +209,11 @@ pub fn loops_for(loops: usize, groups: usize, fixed: bool) -> usize {
 }
 
 impl Args {
+    /// The workloads of `--workloads`.
+    pub fn workloads(&self) -> Result<Vec<Workload>> {
+        parse_workloads(&self.workloads)
+    }
+
     /// Validates the flags; returns the matrix.
     pub fn validate(&self) -> Result<Vec<Cell>> {
         if self.runs == 0 {
@@ -203,6 +247,7 @@ impl Args {
         for (flag, t) in [
             ("--threshold", self.threshold),
             ("--threshold-geomean", self.threshold_geomean),
+            ("--workload-threshold", self.workload_threshold),
         ] {
             if let Some(t) = t {
                 if !t.is_finite() || t <= 0.0 {
@@ -210,7 +255,23 @@ impl Args {
                 }
             }
         }
-        if self.threshold.is_some() || self.threshold_geomean.is_some() {
+        let workloads = self.workloads()?;
+        if self.no_hackbench && workloads.is_empty() {
+            bail!("--no-hackbench without --workloads: nothing to run");
+        }
+        if self.no_hackbench && (self.threshold.is_some() || self.threshold_geomean.is_some()) {
+            bail!("--threshold/--threshold-geomean check the hackbench matrix, which --no-hackbench drops (use --workload-threshold)");
+        }
+        if self.workload_threshold.is_some() && workloads.is_empty() {
+            bail!("--workload-threshold without --workloads");
+        }
+        if !(self.workload_seconds.is_finite() && (0.2..=600.0).contains(&self.workload_seconds)) {
+            bail!("--workload-seconds must be in [0.2, 600]");
+        }
+        if self.threshold.is_some()
+            || self.threshold_geomean.is_some()
+            || self.workload_threshold.is_some()
+        {
             if !self.schedulers.contains(&self.threshold_candidate) {
                 bail!(
                     "--threshold checks {:?}, which is not in --schedulers",
@@ -245,6 +306,9 @@ impl Args {
             .collect::<Result<Vec<_>>>()?;
         if ipcs.is_empty() || modes.is_empty() {
             bail!("--ipc and --modes must not be empty");
+        }
+        if self.no_hackbench {
+            return Ok(Vec::new());
         }
         let mut groups = self.groups.clone();
         groups.dedup();

@@ -11,6 +11,7 @@
 
 pub mod cli;
 pub mod runner;
+pub mod workload;
 
 use crate::hackbench::{Ipc, Mode};
 use serde::{Deserialize, Serialize};
@@ -131,6 +132,9 @@ pub enum Tool {
     Hackbench,
     /// `perf bench sched messaging` (cross-check).
     Perf,
+    /// One of the other workloads ([`workload::Workload`]); `time_s` holds
+    /// the metric named by the cell, in its unit.
+    Workload,
 }
 
 /// One measured run.
@@ -256,12 +260,24 @@ fn med_opt(v: impl Iterator<Item = Option<u64>>) -> Option<f64> {
 }
 
 /// Summaries of every (cell, scheduler, tool) that has samples, in the
-/// order of `cells` then `schedulers`.
+/// order of `cells` then `schedulers`; every metric lower-is-better.
 pub fn summarize(
     samples: &[Sample],
     cells: &[String],
     schedulers: &[String],
     tools: &[Tool],
+) -> Vec<Summary> {
+    summarize_with(samples, cells, schedulers, tools, &|_| false)
+}
+
+/// [`summarize`], where `higher_is_better(cell)` says which cells'
+/// ratios are inverted (default's median / median: > 1 is still worse).
+pub fn summarize_with(
+    samples: &[Sample],
+    cells: &[String],
+    schedulers: &[String],
+    tools: &[Tool],
+    higher_is_better: &dyn Fn(&str) -> bool,
 ) -> Vec<Summary> {
     let mut out = Vec::new();
     for tool in tools {
@@ -286,7 +302,9 @@ pub fn summarize(
                     scheduler: sched.clone(),
                     tool: *tool,
                     time,
-                    ratio_to_default: def_median.and_then(|d| ratio(time.median, d)),
+                    ratio_to_default: def_median.and_then(|d| {
+                        workload::worse_ratio(time.median, d, higher_is_better(cell))
+                    }),
                     median_migrations: med_opt(ss.iter().map(|s| s.migrations)),
                     median_worker_ctx_switches: med_opt(ss.iter().map(|s| s.worker_ctx_switches)),
                     median_rusage_ctx_switches: med_opt(ss.iter().map(|s| s.rusage_ctx_switches)),
@@ -355,31 +373,62 @@ pub fn check_threshold(
     geomean_limit: Option<f64>,
     baseline: Baseline,
 ) -> ThresholdResult {
+    check_threshold_with(
+        summaries,
+        cells,
+        candidate,
+        threshold,
+        geomean_limit,
+        baseline,
+        &|_| false,
+    )
+}
+
+/// [`check_threshold`] over hackbench and workload cells, where
+/// `higher_is_better(cell)` marks the cells whose best baseline is the
+/// highest median and whose ratio is baseline / candidate.
+pub fn check_threshold_with(
+    summaries: &[Summary],
+    cells: &[String],
+    candidate: &str,
+    threshold: Option<f64>,
+    geomean_limit: Option<f64>,
+    baseline: Baseline,
+    higher_is_better: &dyn Fn(&str) -> bool,
+) -> ThresholdResult {
     let limit = threshold.unwrap_or(f64::INFINITY);
     let mut verdicts = Vec::new();
     for cell in cells {
+        let hib = higher_is_better(cell);
         let of = |s: &str| {
             summaries
                 .iter()
-                .find(|x| x.tool == Tool::Hackbench && &x.cell == cell && x.scheduler == s)
+                .find(|x| x.tool != Tool::Perf && &x.cell == cell && x.scheduler == s)
                 .map(|x| x.time.median)
         };
         let cand = of(candidate);
         let mut base: Option<(String, f64)> = None;
         for s in summaries
             .iter()
-            .filter(|x| x.tool == Tool::Hackbench && &x.cell == cell)
+            .filter(|x| x.tool != Tool::Perf && &x.cell == cell)
         {
             let eligible =
                 s.scheduler == DEFAULT || (baseline == Baseline::Best && is_peer(&s.scheduler));
-            if eligible && base.as_ref().is_none_or(|b| s.time.median < b.1) {
+            let better = |b: &(String, f64)| {
+                if hib {
+                    s.time.median > b.1
+                } else {
+                    s.time.median < b.1
+                }
+            };
+            if eligible && base.as_ref().is_none_or(better) {
                 base = Some((s.scheduler.clone(), s.time.median));
             }
         }
         let (pass, ratio_v, reason) = match (cand, &base) {
             (None, _) => (false, None, format!("no {candidate} data")),
             (_, None) => (false, None, "no baseline data".to_string()),
-            (Some(c), Some((bn, bm))) => match ratio(c, *bm) {
+            (Some(c), Some((bn, bm))) => match workload::worse_ratio(c, *bm, hib) {
                 None => (false, None, "invalid times".to_string()),
                 Some(r) if r > limit => (false, Some(r), format!("{r:.3} x {bn} > {limit:.3}")),
                 Some(r) => (true, Some(r), format!("{r:.3} x {bn} <= {limit:.3}")),
@@ -525,15 +574,22 @@ pub struct Report {
     pub kernel: String,
     pub runs: usize,
     pub cells: Vec<Cell>,
+    /// The other workloads' metrics (cells `<workload>/<metric>`), in
+    /// report order.
+    #[serde(default)]
+    pub metrics: Vec<workload::MetricInfo>,
     pub schedulers: Vec<SchedulerInfo>,
     /// How migrations/context switches were measured.
     pub counters: String,
     pub samples: Vec<Sample>,
     pub summaries: Vec<Summary>,
     pub threshold: Option<ThresholdResult>,
+    /// `--workload-threshold` over the workloads' primary metrics.
+    #[serde(default)]
+    pub workload_threshold: Option<ThresholdResult>,
     pub crosscheck: Option<CrossCheck>,
     /// Total wall time of the harness, seconds.
     pub wall_s: f64,
 }
 
-pub const REPORT_FORMAT: u32 = 1;
+pub const REPORT_FORMAT: u32 = 2;

@@ -2,9 +2,11 @@
 //! stopping schedulers, running the workloads and collecting samples.
 
 use super::cli::Args;
+use super::workload::{MetricInfo, Workload};
 use super::{
-    check_threshold, cross_check, summarize, Cell, Report, Sample, SchedulerInfo, Tool, DEFAULT,
-    PEERS, REPORT_FORMAT, SCX_PROXY, SCX_PROXY_BASE, SCX_PROXY_NOPROXY,
+    check_threshold, check_threshold_with, cross_check, summarize_with, Cell, Report, Sample,
+    SchedulerInfo, Tool, DEFAULT, PEERS, REPORT_FORMAT, SCX_PROXY, SCX_PROXY_BASE,
+    SCX_PROXY_NOPROXY,
 };
 use crate::hackbench::HackResult;
 use crate::sched::{self, SchedCmd, SysfsPaths};
@@ -69,6 +71,15 @@ pub fn resolve_hackbench(explicit: Option<&Path>) -> Result<PathBuf> {
         .ok_or_else(|| {
             anyhow!("hackbench not found next to sched-harness nor in $PATH: use --hackbench")
         })
+}
+
+/// A workload's binary: next to this binary, else $PATH.
+pub fn resolve_tool(name: &str) -> Result<PathBuf> {
+    exe_dir()
+        .map(|d| d.join(name))
+        .filter(|p| p.is_file())
+        .or_else(|| which(name))
+        .ok_or_else(|| anyhow!("{name} not found next to sched-harness nor in $PATH"))
 }
 
 /// A scheduler as planned: what to run, or why it can't.
@@ -227,6 +238,8 @@ pub fn parse_perf_total(out: &str) -> Option<f64> {
 struct Ctx<'a> {
     args: &'a Args,
     hackbench: PathBuf,
+    /// (workload, its binary)
+    workloads: Vec<(Workload, PathBuf)>,
     timeout: Duration,
 }
 
@@ -265,6 +278,68 @@ impl Ctx<'_> {
         Ok((t, m.ctx_switches))
     }
 
+    /// Runs every workload once under the current scheduler: the samples
+    /// of those that ran, and an error for each that did not (a workload
+    /// that fails costs only its own data).
+    fn run_workloads(
+        &self,
+        rep: usize,
+        sched_name: &str,
+        running: &mut Option<sched::Running>,
+    ) -> (Vec<Sample>, Vec<String>) {
+        let (mut out, mut errs) = (Vec::new(), Vec::new());
+        for (w, bin) in &self.workloads {
+            let args = w.args(self.args.workload_seconds);
+            let res = run_measured(Command::new(bin).args(&args), self.timeout).and_then(|m| {
+                if m.status != 0 {
+                    bail!(
+                        "{} {} exited {}: {}",
+                        w.binary(),
+                        args.join(" "),
+                        m.status,
+                        m.stderr.trim()
+                    );
+                }
+                w.parse(&m.stdout)
+            });
+            match res {
+                Ok(metrics) => {
+                    let line: Vec<String> =
+                        metrics.iter().map(|(c, v)| format!("{c} {v:.1}")).collect();
+                    eprintln!("  [rep {}] {:<18} {}", rep + 1, sched_name, line.join("  "));
+                    out.extend(metrics.into_iter().map(|(cell, v)| Sample {
+                        rep,
+                        scheduler: sched_name.to_string(),
+                        cell,
+                        tool: Tool::Workload,
+                        time_s: v,
+                        migrations: None,
+                        worker_ctx_switches: None,
+                        rusage_ctx_switches: None,
+                    }));
+                }
+                Err(e) => {
+                    eprintln!(
+                        "  [rep {}] {:<18} {}: {:#}",
+                        rep + 1,
+                        sched_name,
+                        w.name(),
+                        e
+                    );
+                    errs.push(format!("rep {}: {}: {:#}", rep + 1, w.name(), e));
+                }
+            }
+            if let Some(run) = running.as_mut() {
+                if let Err(e) = run.check_alive() {
+                    errs.push(format!("rep {}: after {}: {:#}", rep + 1, w.name(), e));
+                    out.clear();
+                    break;
+                }
+            }
+        }
+        (out, errs)
+    }
+
     /// Runs every cell once under the current scheduler.
     fn run_cells(
         &self,
@@ -274,6 +349,9 @@ impl Ctx<'_> {
         running: &mut Option<sched::Running>,
     ) -> Result<Vec<Sample>> {
         let mut out = Vec::new();
+        if cells.is_empty() {
+            return Ok(out);
+        }
         for _ in 0..self.args.warmup {
             let c = cells[0];
             self.hackbench_run(&c, (c.loops / 4).max(1))
@@ -343,7 +421,16 @@ fn kernel_release() -> String {
 /// recorded in the report.
 pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
     let t0 = Instant::now();
-    let hackbench = resolve_hackbench(args.hackbench.as_deref())?;
+    let hackbench = if cells.is_empty() {
+        PathBuf::from("hackbench")
+    } else {
+        resolve_hackbench(args.hackbench.as_deref())?
+    };
+    let workloads = args
+        .workloads()?
+        .into_iter()
+        .map(|w| resolve_tool(w.binary()).map(|b| (w, b)))
+        .collect::<Result<Vec<_>>>()?;
     let mut planned = plan_schedulers(args);
     for p in &planned {
         if let Some(r) = &p.info.missing_reason {
@@ -381,6 +468,7 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
     let ctx = Ctx {
         args,
         hackbench,
+        workloads,
         timeout: Duration::from_secs_f64(args.run_timeout),
     };
     let start_timeout = Duration::from_secs_f64(args.start_timeout);
@@ -424,7 +512,12 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
             }
             let res = ctx.run_cells(rep, &name, cells, &mut running);
             match res {
-                Ok(s) => samples.extend(s),
+                Ok(s) => {
+                    samples.extend(s);
+                    let (s, errs) = ctx.run_workloads(rep, &name, &mut running);
+                    samples.extend(s);
+                    p.info.errors.extend(errs);
+                }
                 Err(e) => {
                     eprintln!("sched-harness: rep {}: {}: {:#}", rep + 1, name, e);
                     p.info
@@ -451,11 +544,41 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
     }
     let cell_ids: Vec<String> = cells.iter().map(Cell::id).collect();
     let names: Vec<String> = planned.iter().map(|p| p.info.name.clone()).collect();
+    let metrics: Vec<MetricInfo> = ctx
+        .workloads
+        .iter()
+        .flat_map(|(w, _)| w.metrics())
+        .collect();
+    let hib = |cell: &str| metrics.iter().any(|m| m.cell == cell && m.higher_is_better);
     let mut tools = vec![Tool::Hackbench];
     if args.perf_crosscheck {
         tools.push(Tool::Perf);
     }
-    let summaries = summarize(&samples, &cell_ids, &names, &tools);
+    let mut summaries = summarize_with(&samples, &cell_ids, &names, &tools, &hib);
+    let metric_ids: Vec<String> = metrics.iter().map(|m| m.cell.clone()).collect();
+    summaries.extend(summarize_with(
+        &samples,
+        &metric_ids,
+        &names,
+        &[Tool::Workload],
+        &hib,
+    ));
+    let primary: Vec<String> = metrics
+        .iter()
+        .filter(|m| m.primary)
+        .map(|m| m.cell.clone())
+        .collect();
+    let workload_threshold = args.workload_threshold.map(|t| {
+        check_threshold_with(
+            &summaries,
+            &primary,
+            &args.threshold_candidate,
+            Some(t),
+            None,
+            args.threshold_baseline,
+            &hib,
+        )
+    });
     let threshold = (args.threshold.is_some() || args.threshold_geomean.is_some()).then(|| {
         check_threshold(
             &summaries,
@@ -474,11 +597,13 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
         kernel: kernel_release(),
         runs: args.runs,
         cells: cells.to_vec(),
+        metrics,
         schedulers: planned.into_iter().map(|p| p.info).collect(),
         counters: COUNTERS_DOC.into(),
         samples,
         summaries,
         threshold,
+        workload_threshold,
         crosscheck,
         wall_s: t0.elapsed().as_secs_f64(),
     })
