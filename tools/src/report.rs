@@ -286,17 +286,17 @@ where
         .caption(
             format!(
                 "{} / kernel default, {} (> 1 is worse; rates inverted)",
-                if r.metrics.is_empty() {
-                    "hackbench time"
-                } else {
-                    "hackbench time, workload metrics"
+                match (r.cells.is_empty(), r.metrics.is_empty()) {
+                    (false, true) => "hackbench time",
+                    (true, false) => "workload metrics",
+                    _ => "hackbench time, workload metrics",
                 },
                 r.kernel
             ),
             ("sans-serif", 20),
         )
         .margin(12)
-        .x_label_area_size(if r.metrics.is_empty() { 70 } else { 150 })
+        .x_label_area_size(70)
         .y_label_area_size(60)
         .build_cartesian_2d(0f64..n, 0f64..ymax)
         .map_err(|e| anyhow!("{e:?}"))?;
@@ -315,13 +315,9 @@ where
         })
         .y_desc("ratio to default")
         .label_style(("sans-serif", 13))
-        .x_label_style(if r.metrics.is_empty() {
-            ("sans-serif", 13).into_text_style(&root)
-        } else {
-            ("sans-serif", 13)
-                .into_text_style(&root)
-                .transform(FontTransform::Rotate90)
-        })
+        // workload cells (`evloop-epoll/reply-p99`) are longer: smaller
+        // type in wider cells (chart_width)
+        .x_label_style(("sans-serif", if r.metrics.is_empty() { 13 } else { 11 }))
         .draw()
         .map_err(|e| anyhow!("{e:?}"))?;
     let k = scheds.len().max(1) as f64;
@@ -374,7 +370,8 @@ where
 }
 
 fn chart_width(r: &Report) -> u32 {
-    (200 + 130 * chart_cells(r).len() as u32).max(800)
+    let per_cell = if r.metrics.is_empty() { 130 } else { 160 };
+    (200 + per_cell * chart_cells(r).len() as u32).max(800)
 }
 
 /// Bar chart of the ratios as PNG.

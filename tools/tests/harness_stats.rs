@@ -476,3 +476,37 @@ fn higher_is_better_metrics_invert_ratios_and_baseline() {
     let p = lower.iter().find(|x| x.scheduler == SCX_PROXY).unwrap();
     assert!(p.ratio_to_default.unwrap() > 1.0);
 }
+
+#[test]
+fn redraw_rewrites_table_and_charts_from_json() {
+    let r = report_fixture();
+    let dir = std::env::temp_dir().join(format!("harness-redraw-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("in.json");
+    std::fs::write(&json, report::to_json(&r)).unwrap();
+    let out = dir.join("out");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sched-harness"))
+        .arg("--redraw")
+        .arg(&json)
+        .arg("--out-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    // the fixture's threshold failed: exit 1, as after the run itself
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let table = std::fs::read_to_string(out.join("table.txt")).unwrap();
+    assert_eq!(table, report::table(&r));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), table);
+    let png = std::fs::read(out.join("ratios.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let back = report::from_json(&std::fs::read_to_string(out.join("results.json")).unwrap());
+    assert_eq!(report::table(&back.unwrap()), table);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_sched-harness"))
+        .args(["--redraw", "/nonexistent/results.json", "--out-dir"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--redraw /nonexistent/results.json"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -17,13 +17,31 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let rep = match runner::run(&args, &cells) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("sched-harness: {e:#}");
+    let rep = match &args.redraw {
+        Some(path) => match std::fs::read_to_string(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|s| report::from_json(&s))
+        {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("sched-harness: --redraw {}: {e:#}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => match runner::run(&args, &cells) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("sched-harness: {e:#}");
+                return ExitCode::from(3);
+            }
+        },
+    };
+    if args.redraw.is_some() {
+        if let Err(e) = std::fs::create_dir_all(&args.out_dir) {
+            eprintln!("sched-harness: creating {}: {e}", args.out_dir.display());
             return ExitCode::from(3);
         }
-    };
+    }
     let table = report::table(&rep);
     let json = report::to_json(&rep);
     let out = &args.out_dir;

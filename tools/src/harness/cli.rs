@@ -178,6 +178,11 @@ pub struct Args {
     #[arg(long, value_name = "RATIO")]
     pub workload_threshold: Option<f64>,
 
+    /// Run nothing: read a results.json written before and write its
+    /// table.txt, ratios.png and ratios.svg again into --out-dir
+    #[arg(long, value_name = "RESULTS_JSON")]
+    pub redraw: Option<PathBuf>,
+
     /// Don't draw ratios.png/ratios.svg
     #[arg(long)]
     pub no_chart: bool,
