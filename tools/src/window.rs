@@ -5,6 +5,21 @@
 use serde::Serialize;
 use std::process::ExitCode;
 
+/// The measured window's flags of uring-pingpong, evloop and pollloop
+/// (`#[command(flatten)]`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WindowArgs {
+    /// Seconds measured (after the warm-up)
+    #[arg(short = 'r', long, default_value_t = 2.0)]
+    pub runtime: f64,
+    /// Seconds run before recording
+    #[arg(short = 'w', long, default_value_t = 0.2)]
+    pub warmup: f64,
+    /// Print one JSON object instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Checks `--runtime` (in (0, 86400] s) and `--warmup` (in [0, 3600] s);
 /// on a bad value prints `tool: ...` and gives exit status 2.
 pub fn check_window(tool: &str, runtime_s: f64, warmup_s: f64) -> Result<(), ExitCode> {

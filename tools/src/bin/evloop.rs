@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use scx_proxy_tools::iowork::{evloop, Backend, EvloopConfig, MAX_CLIENTS, MAX_KNOB_US};
-use scx_proxy_tools::window::{check_window, print_json};
+use scx_proxy_tools::window::{check_window, print_json, WindowArgs};
 use std::process::ExitCode;
 
 /// One event-loop thread (like Samba's tevent) serves --clients client
@@ -27,15 +27,8 @@ struct Args {
     /// CPU spin of a client between a reply and its next request, microseconds
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=MAX_KNOB_US))]
     think_us: u64,
-    /// Seconds measured (after the warm-up)
-    #[arg(short = 'r', long, default_value_t = 2.0)]
-    runtime: f64,
-    /// Seconds run before recording
-    #[arg(short = 'w', long, default_value_t = 0.2)]
-    warmup: f64,
-    /// Print one JSON object instead of text
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    window: WindowArgs,
 }
 
 fn main() -> ExitCode {
@@ -45,14 +38,14 @@ fn main() -> ExitCode {
         clients: a.clients as usize,
         work_us: a.work_us,
         think_us: a.think_us,
-        runtime_s: a.runtime,
-        warmup_s: a.warmup,
+        runtime_s: a.window.runtime,
+        warmup_s: a.window.warmup,
     };
     if let Err(code) = check_window("evloop", cfg.runtime_s, cfg.warmup_s) {
         return code;
     }
     match evloop(&cfg) {
-        Ok(r) if a.json => print_json(&r),
+        Ok(r) if a.window.json => print_json(&r),
         Ok(r) => {
             println!("backend {}  clients {}", r.backend.name(), r.clients);
             let l = &r.reply;

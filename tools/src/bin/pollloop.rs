@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use scx_proxy_tools::iowork::{pollloop, PollloopConfig, MAX_KNOB_US, MAX_RATE};
-use scx_proxy_tools::window::{check_window, print_json};
+use scx_proxy_tools::window::{check_window, print_json, WindowArgs};
 use std::process::ExitCode;
 
 /// A producer publishes --rate events per second on a fixed schedule; the
@@ -22,15 +22,8 @@ struct Args {
     /// Events per second
     #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=MAX_RATE))]
     rate: u64,
-    /// Seconds measured (after the warm-up)
-    #[arg(short = 'r', long, default_value_t = 2.0)]
-    runtime: f64,
-    /// Seconds run before recording
-    #[arg(short = 'w', long, default_value_t = 0.2)]
-    warmup: f64,
-    /// Print one JSON object instead of text
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    window: WindowArgs,
 }
 
 fn main() -> ExitCode {
@@ -38,14 +31,14 @@ fn main() -> ExitCode {
     let cfg = PollloopConfig {
         poll_us: a.poll_us,
         rate: a.rate,
-        runtime_s: a.runtime,
-        warmup_s: a.warmup,
+        runtime_s: a.window.runtime,
+        warmup_s: a.window.warmup,
     };
     if let Err(code) = check_window("pollloop", cfg.runtime_s, cfg.warmup_s) {
         return code;
     }
     match pollloop(&cfg) {
-        Ok(r) if a.json => print_json(&r),
+        Ok(r) if a.window.json => print_json(&r),
         Ok(r) => {
             let l = &r.wake;
             println!(

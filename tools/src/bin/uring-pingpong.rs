@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use scx_proxy_tools::iowork::{uring_pingpong, Mechanism, PingpongConfig};
-use scx_proxy_tools::window::{check_window, print_json};
+use scx_proxy_tools::window::{check_window, print_json, WindowArgs};
 use std::process::ExitCode;
 
 /// Two threads, each with its own io_uring and pinned to its own CPU,
@@ -38,15 +38,8 @@ struct Args {
     /// Spin a CPU hog on the responder's CPU for the whole run
     #[arg(long)]
     hog: bool,
-    /// Seconds measured (after the warm-up)
-    #[arg(short = 'r', long, default_value_t = 2.0)]
-    runtime: f64,
-    /// Seconds run before recording
-    #[arg(short = 'w', long, default_value_t = 0.2)]
-    warmup: f64,
-    /// Print one JSON object instead of text
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    window: WindowArgs,
 }
 
 fn main() -> ExitCode {
@@ -64,14 +57,14 @@ fn main() -> ExitCode {
         coop_taskrun: a.coop_taskrun,
         defer_taskrun: a.defer_taskrun,
         hog: a.hog,
-        runtime_s: a.runtime,
-        warmup_s: a.warmup,
+        runtime_s: a.window.runtime,
+        warmup_s: a.window.warmup,
     };
     if let Err(code) = check_window("uring-pingpong", cfg.runtime_s, cfg.warmup_s) {
         return code;
     }
     match uring_pingpong(&cfg) {
-        Ok(r) if a.json => print_json(&r),
+        Ok(r) if a.window.json => print_json(&r),
         Ok(r) => {
             let yn = |b: bool| if b { "yes" } else { "no" };
             let pin = match r.config.cpus {
