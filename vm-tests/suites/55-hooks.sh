@@ -11,20 +11,22 @@
 #   hooks-tracepoint-edges  --futex-hooks tracepoint: the syscall
 #                         tracepoints make the same edges and donations
 #   hooks-syscall-cost    syscall-bench (getppid, read of /dev/zero), ns
-#                         per call (fastest of 15 measurements of
-#                         HOOKS_CALLS calls), medians of HOOKS_RUNS
-#                         interleaved runs
-#                         under the kernel default, scx_proxy --no-futex,
-#                         --no-proxy, scx_proxy and --futex-hooks
-#                         tracepoint: scx_proxy within HOOKS_LIMIT of
-#                         --no-futex on both ops. The issue's target is
-#                         5%, but in this emulated VM two configurations
-#                         with the very same hooks (--no-proxy and
-#                         scx_proxy) differed by up to 20% in one boot,
-#                         so the CI limit is 1.15 (the tracepoint fallback
-#                         measured 1.30-1.71x); the note reports the
-#                         medians against the 5%.
-
+#                         per call, pinned to CPU HOOKS_CPU: the fastest
+#                         of 15 measurements of HOOKS_CALLS calls, in each
+#                         of HOOKS_RUNS interleaved runs under the kernel
+#                         default, scx_proxy --no-futex, --no-proxy,
+#                         scx_proxy and --futex-hooks tracepoint. The
+#                         check compares the fastest over all runs:
+#                         scx_proxy within HOOKS_LIMIT of --no-futex on
+#                         both ops. Emulation only ever adds time, and
+#                         whole runs of one configuration came out 1.5x
+#                         slower than the next (medians of 5 runs gave
+#                         scx_proxy/--no-futex 1.322 for getppid in one
+#                         CI run, 0.517 in another, on a path the fentry
+#                         hooks do not touch), so medians cannot carry
+#                         the check. The issue's target is 5%; the CI
+#                         limit is 1.15 (the tracepoint fallback measured
+#                         1.30-2.03x); the note reports both statistics.
 out=$RESULTS/hooks
 mkdir -p "$out"
 bench=$TOOLS_BIN/syscall-bench
@@ -32,6 +34,7 @@ fixtures=$(dirname "${BASH_SOURCE[0]}")/../fixtures
 HOOKS_RUNS=${HOOKS_RUNS:-5}
 HOOKS_CALLS=${HOOKS_CALLS:-20000}
 HOOKS_LIMIT=${HOOKS_LIMIT:-1.15}
+HOOKS_CPU=${HOOKS_CPU:-1}
 
 # names of the BPF programs attached through links right now
 linked_progs() {
@@ -117,8 +120,9 @@ for rep in $(seq 1 "$HOOKS_RUNS"); do
 		for op in getppid read; do
 			# the fastest of 15 measurements: under emulation single
 			# measurements of one configuration vary 3x, the fastest
-			# much less
-			ns=$("$bench" --op $op --calls "$HOOKS_CALLS" --repeat 15 --json | jq -r .ns_per_call_min)
+			# much less; pinned, so that every configuration
+			# measures the same vCPU
+			ns=$(taskset -c "$HOOKS_CPU" "$bench" --op $op --calls "$HOOKS_CALLS" --repeat 15 --json | jq -r .ns_per_call_min)
 			printf '%s\t%s\t%s\n' "$cfg" "$op" "$ns" >> "$out/bench.tsv"
 		done
 		if [ "${hargs[$cfg]}" != - ]; then
@@ -126,22 +130,28 @@ for rep in $(seq 1 "$HOOKS_RUNS"); do
 		fi
 	done
 done
-med() {	# med CFG OP: median ns per call
-	awk -F'\t' -v c="$1" -v o="$2" '$1 == c && $2 == o { print $3 }' "$out/bench.tsv" |
-		sort -g | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print 0 }'
+values() {	# values CFG OP: one per run, ascending
+	awk -F'\t' -v c="$1" -v o="$2" '$1 == c && $2 == o { print $3 }' "$out/bench.tsv" | sort -g
 }
-table="config getppid_ns read_ns"
+med() {	# med CFG OP: median ns per call over the runs
+	values "$1" "$2" | awk '{ v[NR] = $1 } END { if (NR) printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; else print 0 }'
+}
+best() {	# best CFG OP: fastest ns per call over the runs
+	values "$1" "$2" | awk 'NR == 1 { printf "%.1f", $1 } END { if (!NR) print 0 }'
+}
+table="config getppid_min read_min getppid_median read_median"
 for cfg in "${order[@]}"; do
-	table="$table | $cfg $(med "$cfg" getppid) $(med "$cfg" read)"
+	table="$table | $cfg $(best "$cfg" getppid) $(best "$cfg" read) $(med "$cfg" getppid) $(med "$cfg" read)"
 done
-echo "$table" | tr '|' '\n' > "$out/bench-medians.txt"
-info hooks-syscall-table "ns per call, medians of $HOOKS_RUNS interleaved runs: $table"
+echo "$table" | tr '|' '\n' > "$out/bench-summary.txt"
+info hooks-syscall-table "ns per call on CPU $HOOKS_CPU, fastest and median of $HOOKS_RUNS interleaved runs: $table"
 ok=1
 msg=""
 for op in getppid read; do
-	r=$(ratio "$(med proxy $op)" "$(med nofutex $op)")
-	t=$(ratio "$(med tracepoint $op)" "$(med nofutex $op)")
-	msg="$msg $op: scx_proxy/--no-futex $r, tracepoint/--no-futex $t;"
+	r=$(ratio "$(best proxy $op)" "$(best nofutex $op)")
+	t=$(ratio "$(best tracepoint $op)" "$(best nofutex $op)")
+	rm=$(ratio "$(med proxy $op)" "$(med nofutex $op)")
+	msg="$msg $op: scx_proxy/--no-futex $r (medians $rm), tracepoint/--no-futex $t;"
 	le "$r" "$HOOKS_LIMIT" || ok=0
 done
 if [ $ok = 1 ]; then
