@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Guest side of the VM suite: runs inside the virtme-ng guest, as root.
 #   guest.sh MODE RESULTS_DIR      MODE: test (all suites but the compat one)
-#                                  | base | rest | adversarial | storm | demo
+#                                  | base | rest | workloads | adversarial
+#                                  | storm | demo
 #                                  | llc (the 2-LLC boot) | compat (the 6.12
 #                                  boot) | suite name glob
 set -u
@@ -23,7 +24,8 @@ dmesg -c > "$RESULTS/dmesg-boot.txt" 2>&1
 case $MODE in
 test) suites=$(ls "$here"/suites/*.sh | grep -vE '/(60|90|95)-') ;;
 base) suites=$(ls "$here"/suites/10-*.sh) ;;
-rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35|60|90|95)-') ;;
+rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35|52|60|90|95)-') ;;
+workloads) suites=$(ls "$here"/suites/52-*.sh) ;;
 llc) suites=$(ls "$here"/suites/60-*.sh) ;;
 compat) suites=$(ls "$here"/suites/90-*.sh) ;;
 adversarial) suites=$(ls "$here"/suites/30-*.sh) ;;

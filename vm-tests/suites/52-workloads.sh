@@ -14,26 +14,11 @@
 #                            and scx_proxy, table/JSON/chart written
 #   workloads-<workload>     scx_proxy's median of the workload's primary
 #                            metric(s) within WL_LIMIT of the kernel
-#                            default's (ratios oriented: > 1 is worse);
-#                            two workloads miss the issue's target and have
-#                            a looser guard, above what was measured, so
-#                            that only a larger regression fails:
-#                            uring-hog (rtt-p50 2.7-4.1x the default's:
-#                            6.3 vs 1.5 ms, scx_bpfland 4.0 ms; a responder
-#                            pinned beside a hog waits for the hog to be
-#                            preempted: WL_LIMIT_URING_HOG 6.0; 1.96x in
-#                            the CI-like run on ae5be03) and evloop
-#                            (reply-p99 2.1-3.95x in two boots, scx_bpfland
-#                            3.2-4.6x: WL_LIMIT_EVLOOP 6.0)
+#                            default's (ratios oriented: > 1 is worse)
 #   workloads-schbench-p99   scx_proxy's median schbench p99 wakeup latency
-#                            at most WL_P99_US (10 ms: two slices). The
-#                            issue's target, no worse than the kernel
-#                            default, is NOT met: 4.2-4.9 ms against
-#                            1.7-2.3 ms (scx_bpfland 3.6-4.0 ms) in the
-#                            boots here, and no form of wakeup preemption
-#                            tried changed it (see README), so the wait is
-#                            not for a running task's slice; not traced
-#                            further yet. The ratio is reported.
+#                            within WL_P99_FACTOR (2) of the default's (the
+#                            issue's target is no worse: 720.9 against
+#                            709.1 us, 1.017x, in the 5-run matrix)
 #   workloads-aio-migrations the aio submitter's median migrations per 1000
 #                            IOs at iodepth 1 under scx_proxy at most
 #                            WL_MIGR_FACTOR (2) x the default's +
@@ -41,16 +26,28 @@
 #                            against is the bounce of the issue's thread
 #                            (about 800 per 1000 IOs before scx_proxy kept
 #                            a task woken by a per-CPU kworker on its CPU,
-#                            scx_bpfland 835); in one boot the kernel
-#                            default gave 5.7 and 13.1, scx_proxy 15-21
+#                            scx_bpfland 835); in the 5-run matrix the
+#                            kernel default gave 9.0 (4.1-14.3), scx_proxy
+#                            14.2 (10.3-15.8), scx_bpfland 707.8
 #   workloads-table          (reported) the medians, with scx_bpfland's
+#
+# This suite runs in a boot of its own under multi-threaded TCG (vm-tests/run:
+# 'workloads'): under single-threaded TCG one vCPU that never halts starves
+# the other until that one's next timer interrupt, so a task the guest sees
+# running there holds up the tasks queued behind it for up to a tick. Every
+# wakeup-latency workload measured that, not the scheduler: schbench p99
+# 4.4-6.2 ms for scx_proxy against 1.8-2.0 ms for the default there, 0.67-0.73
+# ms against 0.64-0.68 ms multi-threaded, same build (perf sched timehist of
+# the single-threaded boot: a worker queued on CPU 0 for 4.7 ms while the
+# message thread "ran" there and CPU 1 never went idle); uring-hog 4.1x the
+# default single-threaded, 0.25x multi-threaded; evloop reply p99 2.1-3.95x
+# and 0.97-1.12x.
 #
 # WL_LIMIT is 2.0 in CI, the hackbench suite's per-cell limit: the kernel
 # default against itself varies by up to that much here (50-hackbench.sh),
 # and p99s of 1.5 s runs more. The issue's targets (1.10x of the better of
 # default and scx_bpfland, medians of 5 runs) are measured with
-# `vm-tests/run vm 52` and WL_RUNS=5 WL_SECONDS=3 on a quiet host; the
-# README has that table.
+# `vm-tests/run vm 95` (multi-threaded TCG too); the README has that table.
 #
 # Budget: about 25 s per scheduler and repetition (10 workloads of
 # WL_SECONDS, the aio ones also make a file system), so ~4 min with the
@@ -61,9 +58,7 @@ mkdir -p "$wl_out"
 WL_RUNS=${WL_RUNS:-3}
 WL_SECONDS=${WL_SECONDS:-1.5}
 WL_LIMIT=${WL_LIMIT:-2.0}
-WL_LIMIT_URING_HOG=${WL_LIMIT_URING_HOG:-6.0}
-WL_LIMIT_EVLOOP=${WL_LIMIT_EVLOOP:-6.0}
-WL_P99_US=${WL_P99_US:-10000}
+WL_P99_FACTOR=${WL_P99_FACTOR:-2.0}
 WL_MIGR_FACTOR=${WL_MIGR_FACTOR:-2}
 WL_MIGR_SLACK=${WL_MIGR_SLACK:-10}
 WL_PEERS_DIR=${HB_PEERS_DIR:-/var/cache/scx_proxy/peers/bin}
@@ -135,18 +130,10 @@ case $wl_rc in
 	;;
 esac
 
-wl_limit_for() {
-	case $1 in
-	uring-hog) echo "$WL_LIMIT_URING_HOG" ;;
-	evloop-*) echo "$WL_LIMIT_EVLOOP" ;;
-	*) echo "$WL_LIMIT" ;;
-	esac
-}
-
 # one check per workload over its primary metrics' ratios to the default
 if [[ -s $wl_json ]] && jq -e '.workload_threshold != null' "$wl_json" > /dev/null 2>&1; then
 	for wl in $(jq -r '.workload_threshold.cells[].cell | split("/")[0]' "$wl_json" | uniq); do
-		wl_l=$(wl_limit_for "$wl")
+		wl_l=$WL_LIMIT
 		wl_v=$(jq -r --arg w "$wl" --argjson l "$wl_l" \
 			'[.workload_threshold.cells[] | select(.cell | startswith($w + "/"))] |
 			 (map(.ratio != null and .ratio <= $l) | all | tostring) + "\t" +
@@ -162,11 +149,13 @@ else
 fi
 
 wl_p99=$(wl_med scx_proxy schbench/wakeup-p99)
-wl_msg="schbench p99 wakeup: scx_proxy $wl_p99 us, default $(wl_med default schbench/wakeup-p99) us ($(ratio "$wl_p99" "$(wl_med default schbench/wakeup-p99)")x)"
-if [[ $wl_p99 != nan ]] && le "$wl_p99" "$WL_P99_US"; then
-	pass workloads-schbench-p99 "$wl_msg; at most $WL_P99_US us"
+wl_p99d=$(wl_med default schbench/wakeup-p99)
+wl_r=$(ratio "$wl_p99" "$wl_p99d")
+wl_msg="schbench p99 wakeup: scx_proxy $wl_p99 us, default $wl_p99d us (${wl_r}x)"
+if [[ $wl_p99 != nan && $wl_p99d != nan ]] && le "$wl_r" "$WL_P99_FACTOR"; then
+	pass workloads-schbench-p99 "$wl_msg; at most ${WL_P99_FACTOR}x"
 else
-	fail workloads-schbench-p99 "$wl_msg; wanted at most $WL_P99_US us"
+	fail workloads-schbench-p99 "$wl_msg; wanted at most ${WL_P99_FACTOR}x"
 fi
 
 wl_d=$(wl_med default aio-qd1/migr-per-kio)
