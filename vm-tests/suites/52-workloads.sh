@@ -36,7 +36,7 @@
 # the other until that one's next timer interrupt, so a task the guest sees
 # running there holds up the tasks queued behind it for up to a tick. Every
 # wakeup-latency workload measured that, not the scheduler: schbench p99
-# 4.4-6.2 ms for scx_proxy against 1.8-2.0 ms for the default there, 0.67-0.73
+# 5.8-6.2 ms for scx_proxy against 1.9-2.0 ms for the default there, 0.67-0.73
 # ms against 0.64-0.68 ms multi-threaded, same build (perf sched timehist of
 # the single-threaded boot: a worker queued on CPU 0 for 4.7 ms while the
 # message thread "ran" there and CPU 1 never went idle); uring-hog 4.1x the
