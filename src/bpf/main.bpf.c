@@ -380,8 +380,9 @@ s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 * class does, rather than go to an idle CPU, where the next IO's
 	 * completion and kworker follow, and back (issue 11: fio's aio
 	 * submitter migrated 787-849 times per 1000 IOs without this,
-	 * 13.5-21.5 with it, 5.7-13.1 under the kernel default). Only when nothing else waits
-	 * here or in the LLC's DSQ: under load the vtime order decides.
+	 * 13.5-21.5 with it, 5.7-13.1 under the kernel default). Only when
+	 * nothing else waits here or in the LLC's DSQ: under load the vtime
+	 * order decides.
 	 */
 	if (is_pcpu_kthread(bpf_get_current_task_btf()) &&
 	    prev_cpu == bpf_get_smp_processor_id() &&

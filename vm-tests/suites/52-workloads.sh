@@ -133,15 +133,14 @@ esac
 # one check per workload over its primary metrics' ratios to the default
 if [[ -s $wl_json ]] && jq -e '.workload_threshold != null' "$wl_json" > /dev/null 2>&1; then
 	for wl in $(jq -r '.workload_threshold.cells[].cell | split("/")[0]' "$wl_json" | uniq); do
-		wl_l=$WL_LIMIT
-		wl_v=$(jq -r --arg w "$wl" --argjson l "$wl_l" \
+		wl_v=$(jq -r --arg w "$wl" --argjson l "$WL_LIMIT" \
 			'[.workload_threshold.cells[] | select(.cell | startswith($w + "/"))] |
 			 (map(.ratio != null and .ratio <= $l) | all | tostring) + "\t" +
 			 (map(.cell + " " + (if .ratio == null then "no data" else (.ratio * 1000 | round / 1000 | tostring) + "x default" end)) | join("; "))' "$wl_json")
 		if [[ ${wl_v%%$'\t'*} == true ]]; then
-			pass "workloads-$wl" "scx_proxy vs default (limit $wl_l): ${wl_v#*$'\t'}"
+			pass "workloads-$wl" "scx_proxy vs default (limit $WL_LIMIT): ${wl_v#*$'\t'}"
 		else
-			fail "workloads-$wl" "scx_proxy vs default (limit $wl_l): ${wl_v#*$'\t'}"
+			fail "workloads-$wl" "scx_proxy vs default (limit $WL_LIMIT): ${wl_v#*$'\t'}"
 		fi
 	done
 else

@@ -27,6 +27,7 @@
 #                         the check. The target is 5%; the CI
 #                         limit is 1.15 (the tracepoint fallback measured
 #                         1.30-2.03x); the note reports both statistics.
+
 out=$RESULTS/hooks
 mkdir -p "$out"
 bench=$TOOLS_BIN/syscall-bench
@@ -150,8 +151,8 @@ msg=""
 for op in getppid read; do
 	r=$(ratio "$(best proxy $op)" "$(best nofutex $op)")
 	t=$(ratio "$(best tracepoint $op)" "$(best nofutex $op)")
-	rm=$(ratio "$(med proxy $op)" "$(med nofutex $op)")
-	msg="$msg $op: scx_proxy/--no-futex $r (medians $rm), tracepoint/--no-futex $t;"
+	rmed=$(ratio "$(med proxy $op)" "$(med nofutex $op)")
+	msg="$msg $op: scx_proxy/--no-futex $r (medians $rmed), tracepoint/--no-futex $t;"
 	le "$r" "$HOOKS_LIMIT" || ok=0
 done
 if [ $ok = 1 ]; then
