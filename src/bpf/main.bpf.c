@@ -381,8 +381,8 @@ s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
 	 * completion and kworker follow, and back. Only when nothing waits
 	 * in the LLC's DSQ (under load the vtime order decides) and at most
 	 * one task in this CPU's local DSQ, where per-CPU kthreads go: when
-	 * the rule wanted that DSQ empty, a debug trace found one task in it
-	 * at most of the moves it let through. (Issue 11, fio's aio
+	 * the rule wanted that DSQ empty, a debug trace found exactly one task
+	 * there in most of the moves it let through. (Issue 11, fio's aio
 	 * submitter at iodepth 1, migrations per 1000 IOs: 787-849 without
 	 * the rule; 15.4 with an empty local DSQ wanted, 0.5 with this, 8.7
 	 * under the kernel default, medians of 5 in one boot.)
