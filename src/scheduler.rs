@@ -374,7 +374,6 @@ impl<'a> Scheduler<'a> {
             idle_kick: g(stat_idx_STAT_IDLE_KICK),
             wakeup_preempt: g(stat_idx_STAT_WAKEUP_PREEMPT),
             kthread_wake: g(stat_idx_STAT_KTHREAD_WAKE),
-            kick_missed: g(stat_idx_STAT_KICK_MISSED),
             dispatch: g(stat_idx_STAT_DISPATCH),
             steal: g(stat_idx_STAT_STEAL),
             llc_balance: g(stat_idx_STAT_LLC_BALANCE),

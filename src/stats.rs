@@ -66,8 +66,6 @@ pub struct Metrics {
     pub wakeup_preempt: u64,
     #[stat(desc = "Woken by a per-CPU kthread on the CPU it last ran on: stayed there")]
     pub kthread_wake: u64,
-    #[stat(desc = "Wakeup kicks that landed on a rescued run: it ran on")]
-    pub kick_missed: u64,
     #[stat(desc = "Tasks moved from a shared DSQ to a CPU")]
     pub dispatch: u64,
     #[stat(desc = "... of which stolen from another LLC")]
@@ -194,7 +192,6 @@ impl Metrics {
             idle_kick,
             wakeup_preempt,
             kthread_wake,
-            kick_missed,
             dispatch,
             steal,
             llc_balance,
@@ -259,8 +256,8 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  wait bound: rescued {} (kthreads {}, slices cut {}) | rcu readers first {} long {} | max wait {} us, kicks missed {} | cpu release {} re-enqueued {} | cgroups untracked {} | cpu hotplug {}",
-            self.rescued, self.kthread_rescued, self.rescue_preempt, self.rcu_reader, self.rcu_long, self.max_wait_us, self.kick_missed, self.cpu_release, self.reenq, self.cgroup_table_full, self.cpu_hotplug
+            "  wait bound: rescued {} (kthreads {}, slices cut {}) | rcu readers first {} long {} | max wait {} us | cpu release {} re-enqueued {} | cgroups untracked {} | cpu hotplug {}",
+            self.rescued, self.kthread_rescued, self.rescue_preempt, self.rcu_reader, self.rcu_long, self.max_wait_us, self.cpu_release, self.reenq, self.cgroup_table_full, self.cpu_hotplug
         )?;
         writeln!(
             w,

@@ -72,7 +72,6 @@ enum stat_idx {
 	STAT_RCU_LONG,		/* queued in an RCU reader > RCU_READER_LONG_NS */
 	STAT_WAKEUP_PREEMPT,	/* a waking task ahead in vtime kicked a running one */
 	STAT_KTHREAD_WAKE,	/* woken by a per-CPU kthread on its CPU: stayed there */
-	STAT_KICK_MISSED,	/* wakeup kick landed on a rescued run: it ran on */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,

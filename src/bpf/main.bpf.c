@@ -455,16 +455,9 @@ static bool kick_idle_for(struct task_struct *p, s32 cpu)
  * when kicked, so that one running task is not picked by several wakers.
  * Costs a pass over the CPUs (up to nr_cpu_ids) at a wakeup that found no
  * idle CPU; the races with ops.running/stopping on other CPUs can only
- * cost a useless kick, a missed one, or a kick that lands on a run that
- * must not be preempted: kick_missed() undoes the latter for rescued runs.
+ * cost a useless kick or a missed one.
  */
 u64 cpu_run_vtime[MAX_CPUS];
-
-/*
- * Set on a CPU that preempt_for() kicked, cleared by its next ops.dispatch
- * (see kick_missed()).
- */
-bool cpu_kicked[MAX_CPUS];
 
 static void set_run_vtime(s32 cpu, u64 vtime)
 {
@@ -517,7 +510,6 @@ static void preempt_for(struct task_struct *p, s32 cpu)
 	if (victim < 0)
 		return;
 	set_run_vtime(victim, 0);
-	cpu_kicked[victim & (MAX_CPUS - 1)] = true;
 	stat_inc(STAT_WAKEUP_PREEMPT);
 	scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
 }
@@ -807,47 +799,12 @@ static bool balance_llcs(u32 own, struct task_struct *prev)
 	return true;
 }
 
-/*
- * A wakeup preemption is chosen by the vtime that cpu_run_vtime showed on
- * the waker's CPU; the kick lands later and zeroes the slice of whatever
- * runs then. If that is a rescued run, which is never to be preempted for
- * a wakeup, the kick was meant for the task before it: @prev gets the rest
- * of its rescue slice back and runs on (STAT_KICK_MISSED). Otherwise the
- * task, rescued after waiting past the bound, would lose its run at once
- * and start a whole new wait. Rare: 0 or 1 per 20 s run of the weights case
- * (30-adversarial), in 10 runs over 3 boots.
- */
-static bool kick_missed(s32 cpu, struct task_struct *prev, u64 now)
-{
-	struct task_ctx *tctx;
-	u32 idx = cpu;
-	u64 ran;
-
-	if (idx >= MAX_CPUS || !cpu_kicked[idx & (MAX_CPUS - 1)])
-		return false;
-	cpu_kicked[idx & (MAX_CPUS - 1)] = false;
-	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED) || prev->scx.slice)
-		return false;
-	tctx = task_ctx_get(prev);
-	if (!tctx || !tctx->rescue_run)
-		return false;
-	ran = now - tctx->run_started;
-	if (ran >= rescue_slice_ns)
-		return false;
-	prev->scx.slice = rescue_slice_ns - ran;
-	stat_inc(STAT_KICK_MISSED);
-	return true;
-}
-
 void BPF_STRUCT_OPS(proxy_dispatch, s32 cpu, struct task_struct *prev)
 {
 	u32 i, own = llc_dsq(cpu), busiest;
 	u64 now = bpf_ktime_get_ns();
 
 	if (dispatch_proxy_owner(cpu))
-		return;
-
-	if (kick_missed(cpu, prev, now))
 		return;
 
 	if (consume_rescue(own, now)) {
