@@ -33,6 +33,14 @@
 #                            14.2 (10.3-15.8), scx_bpfland 707.8
 #   workloads-table          (reported) the medians, with scx_bpfland's
 #
+# A workload whose check fails is measured again (WL_CONFIRM_RUNS, 4, more
+# interleaved runs under the default and scx_proxy, same boot) and every
+# check is then made on the medians of all its runs (3 + 4): the log says
+# so loudly and the failed first verdict stays as an INFO line
+# (workloads-<check>-first). One boot's 3 runs can be far off: the CI run
+# on 3beb55e measured evloop-uring reply p99 3.99x the default, the 5-run
+# matrix 1.12x. 0 turns the confirmation off.
+#
 # This suite runs in a boot of its own under multi-threaded TCG (vm-tests/run:
 # 'workloads'): under single-threaded TCG one vCPU that never halts starves
 # the other until that one's next timer interrupt, so a task the guest sees
@@ -72,6 +80,7 @@ WL_P99_FACTOR=${WL_P99_FACTOR:-2.0}
 WL_TAIL_LIMIT=${WL_TAIL_LIMIT:-3.0}
 WL_MIGR_FACTOR=${WL_MIGR_FACTOR:-2}
 WL_MIGR_SLACK=${WL_MIGR_SLACK:-10}
+WL_CONFIRM_RUNS=${WL_CONFIRM_RUNS:-4}
 WL_PEERS_DIR=${HB_PEERS_DIR:-/var/cache/scx_proxy/peers/bin}
 
 wl_scheds=default,scx_proxy
@@ -102,12 +111,24 @@ log "workloads: sched-harness exit status $wl_rc; table in $wl_out/table.txt"
 [[ -f $wl_out/table.txt ]] && while IFS= read -r wl_line; do log "  $wl_line"; done < "$wl_out/table.txt"
 
 wl_json=$wl_out/results.json
+# The results the checks read: this run's, and the confirmation run's below.
+wl_files=("$wl_json")
 
-# wl_med SCHED CELL: median of a metric, or "nan"
+# wl_med SCHED CELL: the median of a metric over every run in wl_files, or
+# "nan"
 wl_med() {
-	jq -r --arg s "$1" --arg c "$2" \
-		'[.summaries[] | select(.scheduler == $s and .cell == $c)][0].time.median // "nan"' \
-		"$wl_json" 2> /dev/null || echo nan
+	jq -rs --arg s "$1" --arg c "$2" \
+		'[.[].samples[] | select(.scheduler == $s and .cell == $c) | .time_s] | sort |
+		 if length == 0 then "nan"
+		 elif length % 2 == 1 then .[length / 2 | floor]
+		 else (.[length / 2 - 1] + .[length / 2]) / 2 end' \
+		"${wl_files[@]}" 2> /dev/null || echo nan
+}
+
+# wl_runs SCHED CELL: how many runs wl_med takes the median of
+wl_runs() {
+	jq -s --arg s "$1" --arg c "$2" \
+		'[.[].samples[] | select(.scheduler == $s and .cell == $c)] | length' "${wl_files[@]}"
 }
 
 wl_well_formed() {
@@ -141,43 +162,88 @@ case $wl_rc in
 	;;
 esac
 
-# one check per workload over its primary metrics' ratios to the default
-if [[ -s $wl_json ]] && jq -e '.workload_threshold != null' "$wl_json" > /dev/null 2>&1; then
+# wl_checks: every verdict below, one line each "PASS|FAIL<tab>check<tab>
+# detail<tab>workload to run again if it failed", from the medians over
+# wl_files (wl_med). Ratios are oriented so that > 1 is worse, as in
+# sched-harness's table; the primary cells are those of its threshold.
+wl_checks() {
+	local wl c hib d p r ok msg all lim st
 	for wl in $(jq -r '.workload_threshold.cells[].cell | split("/")[0]' "$wl_json" | uniq); do
-		wl_v=$(jq -r --arg w "$wl" --argjson l "$WL_LIMIT" --argjson lp "$WL_TAIL_LIMIT" \
-			'[.workload_threshold.cells[] | select(.cell | startswith($w + "/"))] |
-			 (map(.ratio != null and .ratio <= (if (.cell | endswith("-p99")) then $lp else $l end)) | all | tostring) + "\t" +
-			 (map(.cell + " " + (if .ratio == null then "no data" else (.ratio * 1000 | round / 1000 | tostring) + "x default" end)) | join("; "))' "$wl_json")
-		if [[ ${wl_v%%$'\t'*} == true ]]; then
-			pass "workloads-$wl" "scx_proxy vs default (limit $WL_LIMIT, p99s $WL_TAIL_LIMIT): ${wl_v#*$'\t'}"
-		else
-			fail "workloads-$wl" "scx_proxy vs default (limit $WL_LIMIT, p99s $WL_TAIL_LIMIT): ${wl_v#*$'\t'}"
-		fi
+		all=true msg=""
+		for c in $(jq -r --arg w "$wl" '.workload_threshold.cells[].cell | select(startswith($w + "/"))' "$wl_json"); do
+			hib=$(jq -r --arg c "$c" '[.metrics[] | select(.cell == $c)][0].higher_is_better' "$wl_json")
+			d=$(wl_med default "$c")
+			p=$(wl_med scx_proxy "$c")
+			lim=$WL_LIMIT
+			[[ $c == *-p99 ]] && lim=$WL_TAIL_LIMIT
+			if [[ $d == nan || $p == nan ]]; then
+				r="no data" ok=false
+			else
+				if [[ $hib == true ]]; then r=$(ratio "$d" "$p"); else r=$(ratio "$p" "$d"); fi
+				le "$r" "$lim" && ok=true || ok=false
+				r="${r}x default (limit $lim)"
+			fi
+			[[ $ok == true ]] || all=false
+			msg+="${msg:+; }$c $r"
+		done
+		st=PASS
+		[[ $all == true ]] || st=FAIL
+		printf '%s\tworkloads-%s\tscx_proxy vs default, medians of %s runs: %s\t%s\n' \
+			"$st" "$wl" "$(wl_runs scx_proxy "$c")" "$msg" "$wl"
 	done
+
+	d=$(wl_med default schbench/wakeup-p99)
+	p=$(wl_med scx_proxy schbench/wakeup-p99)
+	r=$(ratio "$p" "$d")
+	st=FAIL
+	[[ $p != nan && $d != nan ]] && le "$r" "$WL_P99_FACTOR" && st=PASS
+	printf '%s\tworkloads-schbench-p99\tschbench p99 wakeup, medians of %s runs: scx_proxy %s us, default %s us (%sx); at most %sx\tschbench\n' \
+		"$st" "$(wl_runs scx_proxy schbench/wakeup-p99)" "$p" "$d" "$r" "$WL_P99_FACTOR"
+
+	d=$(wl_med default aio-qd1/migr-per-kio)
+	p=$(wl_med scx_proxy aio-qd1/migr-per-kio)
+	lim=$(awk -v d="$d" -v f="$WL_MIGR_FACTOR" -v s="$WL_MIGR_SLACK" 'BEGIN { print d * f + s }')
+	st=FAIL
+	[[ $p != nan && $d != nan ]] && le "$p" "$lim" && st=PASS
+	printf '%s\tworkloads-aio-migrations\tmigrations per 1000 IOs, medians of %s runs, default/scx_proxy: iodepth 1 %s/%s, iodepth 16 %s/%s (iodepth 1: at most %s)\taio-qd1\n' \
+		"$st" "$(wl_runs scx_proxy aio-qd1/migr-per-kio)" "$d" "$p" \
+		"$(wl_med default aio-qd16/migr-per-kio)" "$(wl_med scx_proxy aio-qd16/migr-per-kio)" "$lim"
+}
+
+if [[ -s $wl_json ]] && jq -e '.workload_threshold != null' "$wl_json" > /dev/null 2>&1; then
+	wl_verdicts=$(wl_checks)
+	# A workload that failed is measured again, WL_CONFIRM_RUNS more
+	# interleaved runs under the default and scx_proxy in this boot, and
+	# judged on the medians of all its runs: one boot's 3 runs of 1.5 s
+	# can be off by a tick-quantized p99 or one slow run (evloop-uring
+	# reply p99 3.99x in one CI run, 1.12x in the 5-run matrix).
+	wl_again=$(awk -F'\t' '$1 == "FAIL" { print $4 }' <<< "$wl_verdicts" | sort -u | paste -sd, -)
+	if [[ -n $wl_again && $WL_CONFIRM_RUNS -gt 0 ]]; then
+		log "workloads: !!! over the limit in $WL_RUNS runs: $wl_again; measuring those again, $WL_CONFIRM_RUNS more runs !!!"
+		while IFS=$'\t' read -r st name detail _; do
+			[[ $st == FAIL ]] && info "$name-first" "before the confirmation runs: $detail"
+		done <<< "$wl_verdicts"
+		wl_cout=$wl_out/confirm
+		mkdir -p "$wl_cout"
+		wl_crc=0
+		"$TOOLS_BIN/sched-harness" \
+			--no-hackbench --workloads "$wl_again" --workload-seconds "$WL_SECONDS" \
+			--schedulers default,scx_proxy --scx-proxy "$SCX_PROXY" \
+			--runs "$WL_CONFIRM_RUNS" --out-dir "$wl_cout" \
+			> "$wl_cout/stdout.txt" 2> "$wl_cout/stderr.txt" || wl_crc=$?
+		log "workloads: confirmation sched-harness exit status $wl_crc"
+		if [[ $wl_crc -eq 0 && -s $wl_cout/results.json ]]; then
+			wl_files+=("$wl_cout/results.json")
+			wl_verdicts=$(wl_checks)
+		else
+			fail workloads-confirm "sched-harness exited $wl_crc: $(tail -n 5 "$wl_cout/stderr.txt" | tr '\n' ' ')"
+		fi
+	fi
+	while IFS=$'\t' read -r st name detail _; do
+		if [[ $st == PASS ]]; then pass "$name" "$detail"; else fail "$name" "$detail"; fi
+	done <<< "$wl_verdicts"
 else
 	fail workloads-threshold "no workload threshold verdict in $wl_json"
-fi
-
-wl_p99=$(wl_med scx_proxy schbench/wakeup-p99)
-wl_p99d=$(wl_med default schbench/wakeup-p99)
-wl_r=$(ratio "$wl_p99" "$wl_p99d")
-wl_msg="schbench p99 wakeup: scx_proxy $wl_p99 us, default $wl_p99d us (${wl_r}x)"
-if [[ $wl_p99 != nan && $wl_p99d != nan ]] && le "$wl_r" "$WL_P99_FACTOR"; then
-	pass workloads-schbench-p99 "$wl_msg; at most ${WL_P99_FACTOR}x"
-else
-	fail workloads-schbench-p99 "$wl_msg; wanted at most ${WL_P99_FACTOR}x"
-fi
-
-wl_d=$(wl_med default aio-qd1/migr-per-kio)
-wl_p=$(wl_med scx_proxy aio-qd1/migr-per-kio)
-wl_d16=$(wl_med default aio-qd16/migr-per-kio)
-wl_p16=$(wl_med scx_proxy aio-qd16/migr-per-kio)
-wl_msg="migrations per 1000 IOs, default/scx_proxy: iodepth 1 $wl_d/$wl_p, iodepth 16 $wl_d16/$wl_p16"
-wl_lim=$(awk -v d="$wl_d" -v f="$WL_MIGR_FACTOR" -v s="$WL_MIGR_SLACK" 'BEGIN { print d * f + s }')
-if [[ $wl_p != nan && $wl_d != nan ]] && le "$wl_p" "$wl_lim"; then
-	pass workloads-aio-migrations "$wl_msg (iodepth 1: at most $wl_lim)"
-else
-	fail workloads-aio-migrations "$wl_msg (iodepth 1: wanted at most $wl_lim)"
 fi
 
 wl_table=""
