@@ -18,7 +18,8 @@
  *  - The owner of a futex lock is what futex_owners says now, not what it
  *    was when the edge was made: the waiter that makes an edge records the
  *    owner it read; the owner's own FUTEX_WAKE/FUTEX_UNLOCK_PI on that word
- *    deletes the record (handoff: the task no longer holds the lock); a
+ *    deletes the record when the call returns (handoff: the task no longer
+ *    holds the lock, and its waiter has been woken); a
  *    waiter whose wait returns 0 becomes the presumed owner (for PI futexes
  *    the kernel has made it the owner; for glibc mutexes it is about to take
  *    the lock, and if it loses the race its next wait records the real

@@ -140,6 +140,8 @@ struct task_ctx {
 	struct lock_id blocked_on;	/* .addr 0: not blocked */
 	u64 blocked_since;
 	bool woken;		/* woken while blocked: runs by itself, lends nothing */
+	/* a futex this task is waking or unlocking: released when that ends */
+	struct lock_id releasing;	/* .addr 0: none */
 
 	/* donation received: this task runs on a donor's context */
 	struct donation donor;	/* the donation it runs on (.donor 0: none) */

@@ -21,7 +21,7 @@
 #   starvation   2-deep glibc chain, nice -20 waiter, nice 19 owners, 2 ms
 #                critical sections, 2 x nCPU hogs, 20 s: --no-proxy worst
 #                <= 1.5x default's, with donation p99.9 <= 10x cs and
-#                worst <= 600 ms (see the check)
+#                worst <= 100 ms (see the check)
 #   churn        8 threads on one mutex in a 1-CPU cpuset, 30 s: worst wait
 #                <= 1 s
 #   owner-death  robust and PI robust mutexes, owner SIGKILLed or
@@ -196,25 +196,22 @@ if [ "$mn" != 0 ] && le "$mn" "$(awk -v d="$md" 'BEGIN { print d * 1.5 }')"; the
 else
 	fail adv-starve-noproxy "want --no-proxy worst <= 1.5x default's: $msg"
 fi
-# Donation: p99.9 within 10 critical sections (20 ms), so at most a few of
-# the ~3500 acquisitions go past that, and none past 600 ms (two wait
-# bounds and slack, as gap_vs_default). The worst acquisition alone was
-# checked against 20 ms until the CI run on 3beb55e measured 226 ms: a
-# traced boot on the same build (bpf_printk at ops.running for runs after
-# a wait of > 100 ms; 2 of 8 runs with a 211 and a 230 ms acquisition, one
-# more of 4 runs with 429 ms in another boot) found the chain's owner
-# holding the waiter's donation and still queued at its own place until
-# the rescue scan took it (rescued after 224 ms): the donation was
-# recorded but never placed it. The placement is made once, by the donor
-# CPU's next dispatch (dispatch_proxy_owner(), donate.bpf.c) or the
-# owner's next enqueue; a donation that misses both waits for the wait
-# bound. Not fixed yet (README, "Known gaps").
+# Donation: p99.9 within 10 critical sections (20 ms), and no acquisition
+# past 100 ms, half the wait bound: one that went to the rescue fails. The
+# worst alone was checked against 20 ms until the CI run on 3beb55e
+# measured 226 ms. Traced (lock_futex.bpf.c, "Invariants"): the owner's
+# release was recorded when its futex_wake() began, which ended the
+# waiter's donation; the starved owner was preempted at the next tick still
+# inside futex_wake() and finished the wake only when the rescue scan took
+# it. 17 of 68 runs of this case (20 s each, 10 throw-away boots) had one
+# such acquisition (207-436 ms) before the release moved to futex_wake()'s
+# return; the other runs' worst was at most 34.9 ms.
 mp999=$(jnum "$out/starve-proxy.json" .latency.p999_us)
 mpn=$(jq '[.latency.buckets[]? | select(.lo_us >= 20000) | .count] | add // 0' "$out/starve-proxy.json" 2>/dev/null)
-if [ "$mp" != 0 ] && le "$mp999" 20000 && le "$mp" 600000; then
-	pass adv-starve-proxy "donation p99.9 $mp999 us <= 10 x 2 ms, worst <= 600 ms ($mpn acquisitions over 20 ms): $msg"
+if [ "$mp" != 0 ] && le "$mp999" 20000 && le "$mp" 100000; then
+	pass adv-starve-proxy "donation p99.9 $mp999 us <= 10 x 2 ms, worst <= 100 ms ($mpn acquisitions over 20 ms): $msg"
 else
-	fail adv-starve-proxy "want donation p99.9 <= 20 ms and worst <= 600 ms: p99.9 $mp999 us ($mpn acquisitions over 20 ms): $msg"
+	fail adv-starve-proxy "want donation p99.9 <= 20 ms and worst <= 100 ms: p99.9 $mp999 us ($mpn acquisitions over 20 ms): $msg"
 fi
 
 # --- one scx_proxy instance for the rest ------------------------------------------

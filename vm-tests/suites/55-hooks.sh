@@ -56,10 +56,10 @@ if sched_start scx_proxy --stats-json "$out/stats-fentry.json"; then
 	n=$(futex_links)
 	line=$(grep -m1 'lock hooks:' "$SCHED_LOG")
 	sched_stop || fail hooks-detach-fentry "$(tail -n 3 "$SCHED_LOG")"
-	if [[ $line == *"kernel-locks=tp_btf futex=fentry"* ]] && [ "$n" = 6 ]; then
+	if [[ $line == *"kernel-locks=tp_btf futex=fentry"* ]] && [ "$n" = 8 ]; then
 		pass hooks-attached "${line#*] }; $n futex links"
 	else
-		fail hooks-attached "log: '$line'; $n futex links (want 6)"
+		fail hooks-attached "log: '$line'; $n futex links (want 8)"
 	fi
 else
 	fail hooks-attach-fentry "$(tail -n 3 "$SCHED_LOG")"
@@ -73,11 +73,11 @@ if sched_start scx_proxy --no-futex --stats-json "$out/stats-late.json"; then
 	crc=$?
 	sched_stop || fail hooks-detach-late "$(tail -n 3 "$SCHED_LOG")"
 	m=$(jq -c '.metrics | {edge_futex, donations, depth_hist}' "$out/stats-late.json" 2> /dev/null)
-	if [ "$n0" = 0 ] && [ "$n1" = 6 ] && [[ $k == *futex=on* ]] && [ $crc -eq 0 ] &&
+	if [ "$n0" = 0 ] && [ "$n1" = 8 ] && [[ $k == *futex=on* ]] && [ $crc -eq 0 ] &&
 		jq -e '.metrics.edge_futex > 0 and .metrics.donations > 0' "$out/stats-late.json" > /dev/null 2>&1; then
 		pass hooks-off-unattached "--no-futex: $n0 futex links; ctl futex=on: $n1 links, '$k'; chain: $m"
 	else
-		fail hooks-off-unattached "links $n0 then $n1 (want 0, 6); ctl '$k'; chain rc $crc: $m"
+		fail hooks-off-unattached "links $n0 then $n1 (want 0, 8); ctl '$k'; chain rc $crc: $m"
 	fi
 else
 	fail hooks-attach-late "$(tail -n 3 "$SCHED_LOG")"
