@@ -243,6 +243,15 @@ static void futex_op_begin(u64 uaddr, bool shared, u32 val, int op)
 		donate(p, tctx);
 }
 
+/* Current's futex wake or unlock returned: the lock it let go of is free. */
+static void futex_release_end(struct task_struct *p, struct task_ctx *tctx)
+{
+	if (!tctx || !tctx->releasing.addr)
+		return;
+	futex_owner_released(&tctx->releasing, ref_of(p, tctx));
+	tctx->releasing.addr = 0;
+}
+
 /*
  * Current's futex call returned @ret: a wake or unlock releases the lock it
  * let go of (handoff); a wait or PI lock ends its futex edge.
@@ -253,10 +262,7 @@ static void futex_op_end(long ret)
 	struct task_ctx *tctx = task_ctx_get(p);
 	struct lock_id was;
 
-	if (tctx && tctx->releasing.addr) {
-		futex_owner_released(&tctx->releasing, ref_of(p, tctx));
-		tctx->releasing.addr = 0;
-	}
+	futex_release_end(p, tctx);
 	if (!tctx || !tctx->blocked_on.addr ||
 	    is_kernel_lock(tctx->blocked_on.type))
 		return;
@@ -327,7 +333,9 @@ int BPF_PROG(proxy_fentry_futex_wake, u32 *uaddr, unsigned int flags)
 SEC("fexit/futex_wake")
 int BPF_PROG(proxy_fexit_futex_wake)
 {
-	futex_op_end(0);
+	struct task_struct *p = bpf_get_current_task_btf();
+
+	futex_release_end(p, task_ctx_get(p));
 	return 0;
 }
 
@@ -342,7 +350,9 @@ int BPF_PROG(proxy_fentry_futex_unlock_pi, u32 *uaddr, unsigned int flags)
 SEC("fexit/futex_unlock_pi")
 int BPF_PROG(proxy_fexit_futex_unlock_pi)
 {
-	futex_op_end(0);
+	struct task_struct *p = bpf_get_current_task_btf();
+
+	futex_release_end(p, task_ctx_get(p));
 	return 0;
 }
 
