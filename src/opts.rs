@@ -49,9 +49,11 @@ pub struct Opts {
     /// --slice-us): a waking task that finds no idle CPU preempts, of the
     /// running tasks of its LLC (but its waker's CPU) ahead of it in
     /// virtual time that have run this long since they last slept, the one
-    /// furthest ahead. Smaller: lower wakeup latency beside busy tasks,
-    /// more preemptions (preempting every task ahead made hackbench 3.5x
-    /// slower).
+    /// furthest ahead. A waker that has run this long without sleeping
+    /// also loses the kernel's wake-affine choice: a sync wakeup it makes
+    /// goes to an idle CPU, not behind it on its own. Smaller: lower
+    /// wakeup latency beside busy tasks, more preemptions (preempting
+    /// every task ahead made hackbench 3.5x slower).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub wakeup_busy_us: Option<u64>,
 

@@ -66,6 +66,8 @@ pub struct Metrics {
     pub wakeup_preempt: u64,
     #[stat(desc = "Woken by a per-CPU kthread on the CPU it last ran on: stayed there")]
     pub kthread_wake: u64,
+    #[stat(desc = "Sync wakeups by a CPU-bound waker: sent to an idle CPU")]
+    pub sync_busy_waker: u64,
     #[stat(desc = "Tasks moved from a shared DSQ to a CPU")]
     pub dispatch: u64,
     #[stat(desc = "... of which stolen from another LLC")]
@@ -192,6 +194,7 @@ impl Metrics {
             idle_kick,
             wakeup_preempt,
             kthread_wake,
+            sync_busy_waker,
             dispatch,
             steal,
             llc_balance,
@@ -249,10 +252,10 @@ impl Metrics {
     pub fn format<W: Write>(&self, w: &mut W) -> Result<()> {
         writeln!(
             w,
-            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} balance {} keep {} | idle pick/kick {}/{} | wakeup preempt {} | kthread wake {}",
+            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} balance {} keep {} | idle pick/kick {}/{} | wakeup preempt {} | kthread wake {} | sync busy waker {}",
             self.enq_shared, self.enq_local, self.enq_kthread, self.enq_last,
             self.dispatch, self.steal, self.llc_balance, self.keep_running, self.idle_pick, self.idle_kick,
-            self.wakeup_preempt, self.kthread_wake
+            self.wakeup_preempt, self.kthread_wake, self.sync_busy_waker
         )?;
         writeln!(
             w,

@@ -72,6 +72,7 @@ enum stat_idx {
 	STAT_RCU_LONG,		/* queued in an RCU reader > RCU_READER_LONG_NS */
 	STAT_WAKEUP_PREEMPT,	/* a waking task ahead in vtime kicked a running one */
 	STAT_KTHREAD_WAKE,	/* woken by a per-CPU kthread on its CPU: stayed there */
+	STAT_SYNC_BUSY_WAKER,	/* sync wakeup by a CPU-bound waker: not on its CPU */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,

@@ -26,7 +26,8 @@
  *    slice behind in vtime (then that head: weights hold across LLCs);
  *    with its own empty it steals, from the most loaded LLC first
  *    ("Balance across LLCs" at ops.dispatch).
- *  - select_cpu picks an idle CPU (prev first) and dispatches straight to it.
+ *  - select_cpu picks an idle CPU (prev first) and dispatches straight to it;
+ *    a sync wakeup goes to its waker's CPU only if the waker sleeps often.
  *    Per-CPU kthreads and SCX_ENQ_LAST tasks go straight to the local DSQ.
  *
  * The wait bound (wall clock):
@@ -97,8 +98,10 @@
  *    weighed alone, counted in STAT_CGROUP_TABLE_FULL.
  *  - Nothing is placed on a CPU outside the task's cpumask, nor a
  *    migration-disabled task away from its CPU: direct dispatch only targets
- *    the CPU select_cpu_dfl chose or one task_allowed_on() ok'd; consuming a
- *    shared or rescue DSQ skips tasks the CPU may not run.
+ *    the CPU select_cpu_dfl chose, an idle one picked from p->cpus_ptr in
+ *    select_cpu (which the kernel calls only for tasks free to migrate) or
+ *    one task_allowed_on() ok'd; consuming a shared or rescue DSQ skips
+ *    tasks the CPU may not run.
  *
  * Proxy execution lives in donate.bpf.c (chain walk, donation, charging,
  * migration), blocked_on.bpf.c (edges) and the lock_*.bpf.c files (where
@@ -356,6 +359,35 @@ static u64 rescue_slice(u32 llc)
 	return s > 100000 ? s : 100000;
 }
 
+/*
+ * A sync wakeup (the waker says it will sleep next: a pipe write, say)
+ * whose prev_cpu is not idle is sent by scx_bpf_select_cpu_dfl() to the
+ * waker's own CPU when that CPU's local DSQ is empty and some other CPU is
+ * idle. A waker that has run wakeup_busy_ns (a slice, by default) without
+ * sleeping does not keep that promise: an event loop that always finds
+ * another request keeps its CPU to the end of its slice, and the wakee
+ * waited there, in a local DSQ no other CPU takes from, for up to a slice
+ * while a CPU idled (issue 11: the clients of evloop, whose reply p99
+ * came in tick-sized steps). Such a wakee takes an idle CPU instead
+ * (STAT_SYNC_BUSY_WAKER): evloop-uring's reply p99 went from 1.18x to
+ * 0.86x the kernel default's (one boot, 5 interleaved runs). A waker that
+ * sleeps often (hackbench, a pipe's two ends) keeps the kernel's
+ * wake-affine choice; hackbench was no slower in that boot.
+ */
+static bool waker_cpu_bound(void)
+{
+	struct task_struct *waker = bpf_get_current_task_btf();
+	struct task_ctx *wctx = task_ctx_get(waker);
+	u64 now, start;
+
+	if (!wctx || !wctx->last_run_at)
+		return false;	/* not a sched_ext task on its CPU */
+	start = wctx->last_run_at;
+	now = bpf_ktime_get_ns();
+	return wctx->busy_ns + (now > start ? now - start : 0) >=
+		wakeup_busy_ns;
+}
+
 s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
 		   u64 wake_flags)
 {
@@ -399,6 +431,13 @@ s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
 	}
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	if (is_idle && (wake_flags & SCX_WAKE_SYNC) &&
+	    cpu == bpf_get_smp_processor_id() && waker_cpu_bound()) {
+		stat_inc(STAT_SYNC_BUSY_WAKER);
+		cpu = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+		if (cpu < 0)
+			return prev_cpu;	/* none left: ops.enqueue */
+	}
 	if (is_idle) {
 		stat_inc(STAT_IDLE_PICK);
 		stat_inc(STAT_ENQ_LOCAL);

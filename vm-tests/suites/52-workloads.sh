@@ -254,4 +254,6 @@ for c in $(jq -r '.metrics[].cell' "$wl_json" 2> /dev/null); do
 	done
 	wl_table+="; "
 done
-info workloads-table "medians of $WL_RUNS runs of ${WL_SECONDS}s: $wl_table"
+wl_runs_said="$WL_RUNS runs of ${WL_SECONDS}s"
+[[ ${#wl_files[@]} -gt 1 ]] && wl_runs_said+=" ($((WL_RUNS + WL_CONFIRM_RUNS)) for $wl_again)"
+info workloads-table "medians of $wl_runs_said: $wl_table"
