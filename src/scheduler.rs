@@ -408,6 +408,7 @@ impl<'a> Scheduler<'a> {
             donations_queued: g(stat_idx_STAT_DONATIONS_QUEUED),
             donations_running: g(stat_idx_STAT_DONATIONS_RUNNING),
             donations_sleeping: g(stat_idx_STAT_DONATIONS_SLEEPING),
+            donations_passed: g(stat_idx_STAT_DONATIONS_PASSED),
             no_inversion: g(stat_idx_STAT_NO_INVERSION),
             walk_no_owner: g(stat_idx_STAT_WALK_NO_OWNER),
             owner_not_ext: g(stat_idx_STAT_OWNER_NOT_EXT),

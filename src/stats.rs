@@ -132,6 +132,8 @@ pub struct Metrics {
     pub donations_running: u64,
     #[stat(desc = "... to a sleeping owner (pending)")]
     pub donations_sleeping: u64,
+    #[stat(desc = "Blocking owners that passed on their own donor's donation (chain middle)")]
+    pub donations_passed: u64,
     #[stat(desc = "Lock waits whose owner was not behind the donor: nothing to lend")]
     pub no_inversion: u64,
     #[stat(desc = "Donation walks that met a lock with no known owner")]
@@ -223,6 +225,7 @@ impl Metrics {
             donations_queued,
             donations_running,
             donations_sleeping,
+            donations_passed,
             no_inversion,
             walk_no_owner,
             owner_not_ext,
@@ -264,11 +267,11 @@ impl Metrics {
         )?;
         writeln!(
             w,
-            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} foreign {} nested {} no-owner {} released {} stale-ref {} live {}) | donations {} (queued {} running {} sleeping {}) no-inversion {} no-owner {} not-ext {} end {} expired {} tick-end {} | donor woken {} re-lent {} handover {}",
+            "  edges mutex/rwsem/futex/pi {}/{}/{}/{} (rejected {} foreign {} nested {} no-owner {} released {} stale-ref {} live {}) | donations {} (queued {} running {} sleeping {} passed on {}) no-inversion {} no-owner {} not-ext {} end {} expired {} tick-end {} | donor woken {} re-lent {} handover {}",
             self.edge_mutex, self.edge_rwsem, self.edge_futex, self.edge_pi_futex,
             self.edge_rejected, self.edge_foreign, self.edge_nested, self.edge_no_owner,
             self.owner_released, self.ref_stale, self.blocked_now, self.donations,
-            self.donations_queued, self.donations_running, self.donations_sleeping,
+            self.donations_queued, self.donations_running, self.donations_sleeping, self.donations_passed,
             self.no_inversion, self.walk_no_owner, self.owner_not_ext, self.donation_end, self.donation_expired, self.donation_tick_end,
             self.donor_woken, self.redonations, self.donor_handovers
         )?;

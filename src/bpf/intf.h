@@ -90,6 +90,7 @@ enum stat_idx {
 	STAT_DONATIONS_QUEUED,	/* ... applied to an owner waiting in a DSQ */
 	STAT_DONATIONS_RUNNING,	/* ... owner already running: applied at its next enqueue */
 	STAT_DONATIONS_SLEEPING,/* ... owner asleep: kept pending */
+	STAT_DONATIONS_PASSED,	/* a chain's middle passed on its donor's donation */
 	STAT_NO_INVERSION,	/* chain end not behind the donor: nothing lent */
 	STAT_WALK_NO_OWNER,	/* donation walk met a lock with no known owner */
 	STAT_OWNER_NOT_EXT,	/* donation walk met an owner outside sched_ext (RT/PI) */

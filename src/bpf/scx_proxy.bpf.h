@@ -214,6 +214,7 @@ struct {
 /* Per-CPU state. */
 struct cpu_ctx {
 	task_ref proxy_owner;	/* the owner a donor here asked to be proxied here */
+	u32 proxy_tries;	/* dispatches that did not find it queued yet */
 	/*
 	 * Rescue scan counters: kept in map memory, where the verifier does
 	 * not track their values, so that the DSQ iterator loop converges.

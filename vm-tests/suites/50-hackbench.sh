@@ -34,13 +34,15 @@
 # (before/after ratios from one boot; vm-tests/run passes it into the guest
 # through SCX_PROXY_GUEST_ENV, e.g. SCX_PROXY_GUEST_ENV="HB_BASE=...").
 #
-# Budget: 188 s of VM time measured with the defaults (default + scx_proxy,
-# 5 runs, loops 200; +1-2 s per scx_proxy start).
+# Budget: 188 s of VM time measured with loops 200 (default + scx_proxy,
+# 5 runs; +1-2 s per scx_proxy start); the default is loops 100 since the
+# CI run on 3c99a42 took 81 minutes (the A/A above was at loops 60, and
+# scx_proxy's cells sit at 0.4-0.8x the default, far from the limits).
 
 hb_out=$RESULTS/hackbench
 mkdir -p "$hb_out"
 HB_RUNS=${HB_RUNS:-5}
-HB_LOOPS=${HB_LOOPS:-200}
+HB_LOOPS=${HB_LOOPS:-100}
 HB_CELL=${HB_CELL:-2.0}
 HB_GEOMEAN=${HB_GEOMEAN:-1.35}
 HB_PEERS_DIR=${HB_PEERS_DIR:-/var/cache/scx_proxy/peers/bin}
