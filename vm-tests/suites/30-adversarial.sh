@@ -206,11 +206,13 @@ fi
 # it. 17 of 68 runs of this case (20 s each, 10 throw-away boots) had one
 # such acquisition (207-436 ms) before the release moved to futex_wake()'s
 # return; the other runs' worst was at most 34.9 ms. The CI run on 3c99a42
-# measured 255 ms again: traced (donate.bpf.c, dispatch_proxy_owner()),
-# the waiter lent to the first owner while that owner's wakeup enqueue
-# was in flight on the other CPU; the donor's CPU did not find it queued,
-# dropped the request, and the owner waited at its own place for the
-# rescue (5 of the 9 outliers in 84 throw-away runs were this). The request
+# measured 255 ms again. In 84 throw-away runs, 9 had one such
+# acquisition; in 6 the owner lent to was not run until the rescue, and
+# the one of those traced with placement prints was a race
+# (donate.bpf.c, dispatch_proxy_owner()): the waiter lent to the first
+# owner while that owner's wakeup enqueue was in flight on the other CPU;
+# the donor's CPU did not find it queued, dropped the request, and the
+# owner waited at its own place for the rescue. The request
 # is now retried; after that, 2 of 32 runs still had one acquisition of
 # 230-240 ms (not traced). Of the other traced outliers, one was glibc's
 # own window (the second owner starved between taking the lock word and
