@@ -126,10 +126,17 @@ weights() {
 	mkdir -p $CG/adv-w1 $CG/adv-w10000
 	echo 1 > $CG/adv-w1/cpu.weight
 	echo 10000 > $CG/adv-w10000/cpu.weight
-	taskset -c 1 "$ADV" gaps --secs "$S" --nice -20 > "$out/w-nice-20-$cfg.json" 2>&1 &
-	a=$!
+	# The nice 19 task sets its nice before the nice -20 one spins on its
+	# CPU: setpriority() lowering the caller's own priority is preempted
+	# inside its RCU read-side section, and under the kernel default a
+	# nice 19 task beside a nice -20 one waits ~23 s, past the RCU stall
+	# timeout (the CI-like run on c92e9f3: "rcu_preempt detected stalls",
+	# the adversary in set_one_prio, 25 s into the default's run).
 	taskset -c 1 "$ADV" gaps --secs "$S" --nice 19 > "$out/w-nice19-$cfg.json" 2>&1 &
 	b=$!
+	sleep 0.5
+	taskset -c 1 "$ADV" gaps --secs "$S" --nice -20 > "$out/w-nice-20-$cfg.json" 2>&1 &
+	a=$!
 	( echo $BASHPID > $CG/adv-w10000/cgroup.procs; exec taskset -c 0 "$ADV" gaps --secs "$S" ) > "$out/w-cg10000-$cfg.json" 2>&1 &
 	c=$!
 	( echo $BASHPID > $CG/adv-w1/cgroup.procs; exec taskset -c 0 "$ADV" gaps --secs "$S" ) > "$out/w-cg1-$cfg.json" 2>&1 &
