@@ -305,11 +305,13 @@ static void donate(struct task_struct *donor, struct task_ctx *dctx)
 {
 	struct donation d;
 	struct walk w;
+	task_ref me;
 
 	if (!proxy_enabled || !task_is_ext(donor))
 		return;
 
-	d.donor = ref_of(donor, dctx);
+	me = ref_of(donor, dctx);
+	d.donor = me;
 	d.cpu = bpf_get_smp_processor_id();
 	d.since = dctx->blocked_since;
 	d.weight = dctx->eff_weight;
@@ -327,7 +329,7 @@ static void donate(struct task_struct *donor, struct task_ctx *dctx)
 	 * Counted in STAT_DONATIONS_PASSED: 0-2 times per 20 s run of
 	 * 30-adversarial's starvation chain.)
 	 */
-	if (dctx->donor.donor && dctx->donor.donor != d.donor &&
+	if (dctx->donor.donor && dctx->donor.donor != me &&
 	    vtime_before(dctx->donor.vtime, d.vtime) &&
 	    donation_lends(dctx, &dctx->donor)) {
 		d = dctx->donor;
@@ -335,7 +337,7 @@ static void donate(struct task_struct *donor, struct task_ctx *dctx)
 		stat_inc(STAT_DONATIONS_PASSED);
 	}
 
-	chain_walk(ref_of(donor, dctx), dctx, 0, &d, &w);
+	chain_walk(me, dctx, 0, &d, &w);
 	if (w.cycle)
 		stat_inc(STAT_CYCLES);
 	if (w.capped)
