@@ -206,6 +206,116 @@ pub fn table(r: &Report) -> String {
     s
 }
 
+/// Cells whose target (issue 11) is "no worse than the kernel default" on
+/// a metric that `--workload-threshold` reports only.
+pub const NO_WORSE_THAN_DEFAULT: &[&str] = &[
+    "schbench/wakeup-p99",
+    "aio-qd1/migr-per-kio",
+    "aio-qd16/migr-per-kio",
+];
+
+fn md_value(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.1}")
+    } else if v >= 10.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The table for the README (`table.md`): one row per hackbench cell and
+/// workload metric, one column per scheduler present with its median and,
+/// in brackets, its ratio to the kernel default oriented so that > 1 is
+/// worse (rates inverted), and the target column: the `--workload-
+/// threshold` verdict on primary metrics, "no worse than the default" for
+/// [`NO_WORSE_THAN_DEFAULT`], "-" for the rest.
+pub fn markdown(r: &Report) -> String {
+    let scheds: Vec<&str> = r
+        .schedulers
+        .iter()
+        .filter(|s| s.present)
+        .map(|s| s.name.as_str())
+        .collect();
+    let th = r.workload_threshold.as_ref();
+    let mut s = String::new();
+    let target_head = match th.and_then(|t| t.threshold) {
+        Some(l) => format!(
+            "target ({} within {l:.2}x of the best)",
+            th.map_or("", |t| t.candidate.as_str())
+        ),
+        None => "target".to_string(),
+    };
+    let _ = writeln!(
+        s,
+        "| cell | unit | {} | {target_head} |",
+        scheds.join(" | ")
+    );
+    let _ = writeln!(s, "| --- | --- |{} --- |", " ---: |".repeat(scheds.len()));
+    let rows = r
+        .cells
+        .iter()
+        .map(|c| (c.id(), "s".to_string(), Tool::Hackbench, true, None))
+        .chain(r.metrics.iter().map(|m| {
+            (
+                m.cell.clone(),
+                m.unit.clone(),
+                Tool::Workload,
+                m.primary,
+                Some(m.higher_is_better),
+            )
+        }));
+    for (cell, unit, tool, primary, hib) in rows {
+        let find = |sch: &str| {
+            r.summaries
+                .iter()
+                .find(|x| x.cell == cell && x.tool == tool && x.scheduler == sch)
+        };
+        let vals: Vec<String> = scheds
+            .iter()
+            .map(|sch| match find(sch) {
+                None => "-".to_string(),
+                Some(x) if *sch == DEFAULT => md_value(x.time.median),
+                Some(x) => format!(
+                    "{} ({})",
+                    md_value(x.time.median),
+                    fmt_opt(x.ratio_to_default, 2)
+                ),
+            })
+            .collect();
+        let verdict = th.and_then(|t| t.cells.iter().find(|v| v.cell == cell));
+        let target = if hib.is_none() {
+            "- (hackbench: no target)".to_string()
+        } else if let Some(v) = verdict {
+            match (v.ratio, &v.baseline) {
+                (Some(x), Some(b)) => format!(
+                    "{}: {x:.3} x {b}",
+                    if v.pass { "met" } else { "**missed**" }
+                ),
+                _ => format!("**missed**: {}", v.reason),
+            }
+        } else if NO_WORSE_THAN_DEFAULT.contains(&cell.as_str()) {
+            let cand = th.map_or("scx_proxy", |t| t.candidate.as_str());
+            match find(cand).and_then(|x| x.ratio_to_default) {
+                Some(x) => format!(
+                    "{} (no worse than the default): {x:.3} x default",
+                    if x <= 1.0 { "met" } else { "**missed**" }
+                ),
+                None => "**missed**: no data".to_string(),
+            }
+        } else {
+            "-".to_string()
+        };
+        let label = if primary || hib.is_none() {
+            cell.clone()
+        } else {
+            format!("{cell} (reported)")
+        };
+        let _ = writeln!(s, "| {label} | {unit} | {} | {target} |", vals.join(" | "));
+    }
+    s
+}
+
 /// Serialises the report (pretty JSON).
 pub fn to_json(r: &Report) -> String {
     serde_json::to_string_pretty(r).expect("report serialises")

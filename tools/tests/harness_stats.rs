@@ -496,6 +496,8 @@ fn redraw_rewrites_table_and_charts_from_json() {
     assert_eq!(o.status.code(), Some(1), "{o:?}");
     let table = std::fs::read_to_string(out.join("table.txt")).unwrap();
     assert_eq!(table, report::table(&r));
+    let md = std::fs::read_to_string(out.join("table.md")).unwrap();
+    assert_eq!(md, report::markdown(&r));
     assert_eq!(String::from_utf8_lossy(&o.stdout), table);
     let png = std::fs::read(out.join("ratios.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
@@ -509,4 +511,99 @@ fn redraw_rewrites_table_and_charts_from_json() {
     assert_eq!(o.status.code(), Some(2), "{o:?}");
     assert!(String::from_utf8_lossy(&o.stderr).contains("--redraw /nonexistent/results.json"));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn present(name: &str) -> SchedulerInfo {
+    SchedulerInfo {
+        name: name.into(),
+        binary: None,
+        args: vec![],
+        ops_name: None,
+        present: true,
+        missing_reason: None,
+        load_times_s: vec![],
+        errors: vec![],
+    }
+}
+
+#[test]
+fn markdown_table_has_medians_oriented_ratios_and_targets() {
+    let mut v = Vec::new();
+    for rep in 0..3 {
+        let j = rep as f64;
+        for (s, rps, p99, migr) in [
+            (DEFAULT, 100.0, 50.0, 4.0),
+            ("scx_bpfland", 120.0, 40.0, 9.0),
+            (SCX_PROXY, 110.0, 60.0, 2.0),
+        ] {
+            v.push(sample(s, "w/rps", Tool::Workload, rep, rps + j));
+            v.push(sample(s, "w/wakeup-p99", Tool::Workload, rep, p99));
+            v.push(sample(s, "aio-qd1/migr-per-kio", Tool::Workload, rep, migr));
+        }
+    }
+    let metrics = vec![
+        MetricInfo {
+            cell: "w/rps".into(),
+            unit: "req/s".into(),
+            higher_is_better: true,
+            primary: true,
+        },
+        MetricInfo {
+            cell: "w/wakeup-p99".into(),
+            unit: "us".into(),
+            higher_is_better: false,
+            primary: false,
+        },
+        MetricInfo {
+            cell: "aio-qd1/migr-per-kio".into(),
+            unit: "migr".into(),
+            higher_is_better: false,
+            primary: false,
+        },
+    ];
+    let cells: Vec<String> = metrics.iter().map(|m| m.cell.clone()).collect();
+    let scheds: Vec<String> = [DEFAULT, SCX_PROXY, "scx_bpfland"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let hib = |c: &str| c == "w/rps";
+    let summaries = summarize_with(&v, &cells, &scheds, &[Tool::Workload], &hib);
+    let wt = check_threshold_with(
+        &summaries,
+        &cells[..1],
+        SCX_PROXY,
+        Some(1.05),
+        None,
+        Baseline::Best,
+        &hib,
+    );
+    let mut r = report_fixture();
+    r.samples = v;
+    r.summaries = summaries;
+    r.metrics = metrics;
+    r.threshold = None;
+    r.workload_threshold = Some(wt);
+    r.schedulers = vec![
+        present(DEFAULT),
+        present(SCX_PROXY),
+        present("scx_bpfland"),
+        r.schedulers[0].clone(),
+    ];
+    let md = report::markdown(&r);
+    let lines: Vec<&str> = md.lines().collect();
+    // the missing scx_lavd has no column
+    assert_eq!(lines[0], "| cell | unit | default | scx_proxy | scx_bpfland | target (scx_proxy within 1.05x of the best) |");
+    assert_eq!(lines.len(), 2 + 3, "{md}");
+    // rates inverted: 101/111 < 1 is better than the default; 121/111 = 1.090 x bpfland misses 1.05
+    assert_eq!(
+        lines[2],
+        "| w/rps | req/s | 101.0 | 111.0 (0.91) | 121.0 (0.83) | **missed**: 1.090 x scx_bpfland |"
+    );
+    // a reported metric without a target of its own
+    assert_eq!(
+        lines[3],
+        "| w/wakeup-p99 (reported) | us | 50.00 | 60.00 (1.20) | 40.00 (0.80) | - |"
+    );
+    // the "no worse than the default" target
+    assert_eq!(lines[4], "| aio-qd1/migr-per-kio (reported) | migr | 4.000 | 2.000 (0.50) | 9.000 (2.25) | met (no worse than the default): 0.500 x default |");
 }

@@ -44,9 +44,14 @@ fn main() -> ExitCode {
     }
     let table = report::table(&rep);
     let json = report::to_json(&rep);
+    let md = report::markdown(&rep);
     let out = &args.out_dir;
     let mut write_err = false;
-    for (name, text) in [("table.txt", &table), ("results.json", &json)] {
+    for (name, text) in [
+        ("table.txt", &table),
+        ("table.md", &md),
+        ("results.json", &json),
+    ] {
         if let Err(e) = std::fs::write(out.join(name), text) {
             eprintln!("sched-harness: writing {}: {}", out.join(name).display(), e);
             write_err = true;

@@ -50,7 +50,7 @@ nr_(in)voluntary_switches that each hackbench worker reads from /proc/thread-sel
 its last message; rusage_ctx_switches is ru_nvcsw+ru_nivcsw of the benchmark's whole process
 tree from wait4().
 
-Outputs in --out-dir: results.json, table.txt, ratios.png, ratios.svg, logs/ (scheduler logs).
+Outputs in --out-dir: results.json, table.txt, table.md (the README's markdown table), ratios.png, ratios.svg, logs/ (scheduler logs).
 Exit status: 0 ok, 1 threshold failed, 2 bad usage, 3 scheduler or workload errors.";
 
 /// Command line of `sched-harness`.
@@ -179,7 +179,7 @@ pub struct Args {
     pub workload_threshold: Option<f64>,
 
     /// Run nothing: read a results.json written before and write its
-    /// table.txt, ratios.png and ratios.svg again into --out-dir
+    /// table.txt, table.md, ratios.png and ratios.svg again into --out-dir
     #[arg(long, value_name = "RESULTS_JSON")]
     pub redraw: Option<PathBuf>,
 
