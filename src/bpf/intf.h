@@ -51,7 +51,7 @@ enum lock_type {
 /* Global counters, one slot each in the per-CPU stats array. */
 enum stat_idx {
 	STAT_ENQ_SHARED,	/* inserted into an LLC's shared vtime DSQ */
-	STAT_ENQ_LOCAL,		/* direct dispatch to an idle CPU (select_cpu) */
+	STAT_ENQ_LOCAL,		/* direct dispatch to an idle CPU (select_cpu; a pinned wakee) */
 	STAT_ENQ_KTHREAD,	/* per-CPU kthread dispatched locally */
 	STAT_ENQ_LAST,		/* SCX_ENQ_LAST: nothing else to run */
 	STAT_IDLE_PICK,		/* idle CPU found in select_cpu */

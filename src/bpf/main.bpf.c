@@ -553,6 +553,25 @@ static void preempt_for(struct task_struct *p, s32 cpu)
 	scx_bpf_kick_cpu(victim, SCX_KICK_PREEMPT);
 }
 
+/*
+ * A wakee that may run on one CPU only (pinned: ops.select_cpu is not
+ * called for it), woken while that CPU idles, goes straight to that CPU's
+ * local DSQ: nothing in the LLC's queue can be ahead of it there (an idle
+ * CPU has taken all it may run), and the wakeup skips the shared queue
+ * and an ops.dispatch on that CPU. (issue 11: uring ping-pong, two
+ * threads pinned to CPUs 0 and 1.)
+ */
+static bool pinned_wakee_to_idle(struct task_struct *p, s32 cpu, u64 enq_flags)
+{
+	if (!(enq_flags & SCX_ENQ_WAKEUP) || p->nr_cpus_allowed != 1 ||
+	    !task_allowed_on(p, cpu) || !scx_bpf_test_and_clear_cpu_idle(cpu))
+		return false;
+	stat_inc(STAT_ENQ_LOCAL);
+	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);
+	scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	return true;
+}
+
 void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx_get(p);
@@ -617,6 +636,8 @@ void BPF_STRUCT_OPS(proxy_enqueue, struct task_struct *p, u64 enq_flags)
 			target = return_target(p, tctx);
 			if (target >= 0)
 				cpu = target;
+			else if (pinned_wakee_to_idle(p, cpu, enq_flags))
+				return;
 		}
 		tctx->from_shared = true;
 	}
