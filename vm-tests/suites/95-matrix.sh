@@ -5,9 +5,10 @@
 # vm-tests/build-peers.sh, MX_RUNS interleaved repetitions in one boot, and
 # the target: scx_proxy within MX_TARGET (1.10) of the better of the
 # kernel default and the peers on every workload's primary metric.
-# Not part of `vm-tests/run test` (16 minutes with scx_bpfland, MX_RUNS=5):
-# run it with `vm-tests/run vm 95` (multi-threaded TCG, as the 'workloads'
-# boot: see 52-workloads.sh); results in results/vm/matrix/.
+# Not part of `vm-tests/run test` (27 minutes with scx_bpfland and
+# scx_lavd, MX_RUNS=5: 1610 s on 90037d1): run it with `vm-tests/run vm 95`
+# (multi-threaded TCG, as the 'workloads' boot: see 52-workloads.sh);
+# results in results/vm/matrix/, the README's table in table.md.
 #
 #   matrix-harness   sched-harness ran, every scheduler present started and
 #                    stopped cleanly, table/JSON/chart written
