@@ -8,9 +8,9 @@
 #
 # Runs a short matrix ({pipe,socket} x {threads,processes} x {1,4} groups,
 # HB_RUNS repetitions, schedulers interleaved) for the kernel default vs
-# scx_proxy (plus scx_bpfland/scx_lavd when $HB_PEERS_DIR has them; their
-# numbers are reported, the checks compare with the kernel default only) and
-# records:
+# scx_proxy (plus scx_bpfland/scx_lavd with HB_PEERS=1, when $HB_PEERS_DIR
+# has them; their numbers are reported, the checks compare with the kernel
+# default only) and records:
 #   hackbench-output          hackbench's human and JSON output are well formed
 #   hackbench-harness         sched-harness ran: scx_proxy started/stopped
 #                             cleanly every repetition, results.json parses,
@@ -46,6 +46,10 @@ HB_LOOPS=${HB_LOOPS:-100}
 HB_CELL=${HB_CELL:-2.0}
 HB_GEOMEAN=${HB_GEOMEAN:-1.35}
 HB_PEERS_DIR=${HB_PEERS_DIR:-/var/cache/scx_proxy/peers/bin}
+# Peers only when asked (HB_PEERS=1, also read by 52-workloads), so that a
+# run's time does not depend on what the cache holds: with both peers built
+# the CI-like run on cb4b2bb took 1272 s for its 'rest' boot instead of ~750.
+HB_PEERS=${HB_PEERS:-0}
 
 # --- hackbench alone -------------------------------------------------------
 hb_check_output() {
@@ -65,7 +69,9 @@ check hackbench-output hb_check_output
 # --- the comparison ----------------------------------------------------------
 hb_scheds=default,scx_proxy
 for hb_peer in scx_bpfland scx_lavd; do
-    if [[ -x $HB_PEERS_DIR/$hb_peer ]]; then
+    if [[ $HB_PEERS != 1 ]]; then
+        log "hackbench: peer $hb_peer not compared (HB_PEERS=1 asks for it)"
+    elif [[ -x $HB_PEERS_DIR/$hb_peer ]]; then
         hb_scheds+=",$hb_peer"
     else
         log "hackbench: peer $hb_peer not in $HB_PEERS_DIR: not compared"

@@ -4,10 +4,10 @@
 # (ping-pong plain, with COOP_TASKRUN, beside a CPU hog), an event loop
 # (epoll, io_uring), a polling loop (32 us of polling, then an eventfd) and
 # an aio submitter (fio libaio direct writes on ext4 over null_blk, iodepth
-# 1 and 16), under the kernel default, scx_proxy and scx_bpfland when built,
-# WL_RUNS interleaved repetitions in this one boot (sched-harness
-# --no-hackbench --workloads all: same method and report as the hackbench
-# matrix).
+# 1 and 16), under the kernel default and scx_proxy (and the peers when
+# built and HB_PEERS=1), WL_RUNS interleaved repetitions in this one boot
+# (sched-harness --no-hackbench --workloads all: same method and report as
+# the hackbench matrix).
 #
 #   workloads-harness        sched-harness ran, every workload gave every
 #                            metric in every repetition under the default
@@ -31,7 +31,7 @@
 #                            scx_bpfland 835); in the 5-run matrix the
 #                            kernel default gave 9.0 (4.1-14.3), scx_proxy
 #                            14.2 (10.3-15.8), scx_bpfland 707.8
-#   workloads-table          (reported) the medians, with scx_bpfland's
+#   workloads-table          (reported) the medians, with the peers' (HB_PEERS=1)
 #
 # A workload whose check fails is measured again (WL_CONFIRM_RUNS, 4, more
 # interleaved runs under the default and scx_proxy, same boot) and every
@@ -68,8 +68,8 @@
 # (multi-threaded TCG too); the README has that table.
 #
 # Budget: about 25 s per scheduler and repetition (10 workloads of
-# WL_SECONDS, the aio ones also make a file system), so ~4 min with the
-# defaults and scx_bpfland.
+# WL_SECONDS, the aio ones also make a file system), so ~3 min with the
+# defaults (default and scx_proxy, 3 runs), more for a confirmation.
 
 wl_out=$RESULTS/workloads
 mkdir -p "$wl_out"
@@ -83,9 +83,10 @@ WL_MIGR_SLACK=${WL_MIGR_SLACK:-10}
 WL_CONFIRM_RUNS=${WL_CONFIRM_RUNS:-4}
 WL_PEERS_DIR=${HB_PEERS_DIR:-/var/cache/scx_proxy/peers/bin}
 
+# the peers only with HB_PEERS=1 (see 50-hackbench.sh)
 wl_scheds=default,scx_proxy
 for wl_peer in scx_bpfland scx_lavd; do
-	[[ -x $WL_PEERS_DIR/$wl_peer ]] && wl_scheds+=",$wl_peer"
+	[[ ${HB_PEERS:-0} == 1 && -x $WL_PEERS_DIR/$wl_peer ]] && wl_scheds+=",$wl_peer"
 done
 # WL_BASE=/path/to/a/scx_proxy (or a script exec'ing one with flags): run
 # as scheduler scx_proxy-base beside the others (reported, not checked)
