@@ -446,10 +446,16 @@ s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
 	return cpu;
 }
 
+/* Take @cpu for @p if @p may run there and it idles (clears its idle bit). */
+static bool claim_idle_cpu(struct task_struct *p, s32 cpu)
+{
+	return task_allowed_on(p, cpu) && scx_bpf_test_and_clear_cpu_idle(cpu);
+}
+
 /* Wake an idle CPU that may run @p (the one it is headed to first). */
 static bool kick_idle_for(struct task_struct *p, s32 cpu)
 {
-	if (task_allowed_on(p, cpu) && scx_bpf_test_and_clear_cpu_idle(cpu)) {
+	if (claim_idle_cpu(p, cpu)) {
 		stat_inc(STAT_IDLE_KICK);
 		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
 		return true;
@@ -564,7 +570,7 @@ static void preempt_for(struct task_struct *p, s32 cpu)
 static bool pinned_wakee_to_idle(struct task_struct *p, s32 cpu, u64 enq_flags)
 {
 	if (!(enq_flags & SCX_ENQ_WAKEUP) || p->nr_cpus_allowed != 1 ||
-	    !task_allowed_on(p, cpu) || !scx_bpf_test_and_clear_cpu_idle(cpu))
+	    !claim_idle_cpu(p, cpu))
 		return false;
 	stat_inc(STAT_ENQ_LOCAL);
 	scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL_ON | cpu, slice_ns, enq_flags);

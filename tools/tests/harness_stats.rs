@@ -358,18 +358,8 @@ fn chart_files_are_written() {
     assert_eq!(report::chart_bars(&r).len(), 2);
     // as a workload's primary metric it is charted; a secondary one is not
     r.metrics = vec![
-        MetricInfo {
-            cell: "B".into(),
-            unit: "us".into(),
-            higher_is_better: false,
-            primary: true,
-        },
-        MetricInfo {
-            cell: "C".into(),
-            unit: "us".into(),
-            higher_is_better: false,
-            primary: false,
-        },
+        metric("B", "us", false, true),
+        metric("C", "us", false, false),
     ];
     let bars = report::chart_bars(&r);
     assert_eq!(bars.len(), 4); // 2 cells x (scx_proxy, bpfland)
@@ -455,10 +445,7 @@ fn higher_is_better_metrics_invert_ratios_and_baseline() {
         v.push(sample(SCX_PROXY, "w/rps", Tool::Workload, rep, 110.0 + j));
     }
     let cells = vec!["w/rps".to_string()];
-    let scheds: Vec<String> = [DEFAULT, SCX_PROXY, "scx_bpfland"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let scheds: Vec<String> = names(&[DEFAULT, SCX_PROXY, "scx_bpfland"]);
     let hib = |c: &str| c == "w/rps";
     let sum = summarize_with(&v, &cells, &scheds, &[Tool::Workload], &hib);
     let proxy = sum.iter().find(|x| x.scheduler == SCX_PROXY).unwrap();
@@ -513,6 +500,19 @@ fn redraw_rewrites_table_and_charts_from_json() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+fn names(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn metric(cell: &str, unit: &str, higher_is_better: bool, primary: bool) -> MetricInfo {
+    MetricInfo {
+        cell: cell.into(),
+        unit: unit.into(),
+        higher_is_better,
+        primary,
+    }
+}
+
 fn present(name: &str) -> SchedulerInfo {
     SchedulerInfo {
         name: name.into(),
@@ -542,30 +542,12 @@ fn markdown_table_has_medians_oriented_ratios_and_targets() {
         }
     }
     let metrics = vec![
-        MetricInfo {
-            cell: "w/rps".into(),
-            unit: "req/s".into(),
-            higher_is_better: true,
-            primary: true,
-        },
-        MetricInfo {
-            cell: "w/wakeup-p99".into(),
-            unit: "us".into(),
-            higher_is_better: false,
-            primary: false,
-        },
-        MetricInfo {
-            cell: "aio-qd1/migr-per-kio".into(),
-            unit: "migr".into(),
-            higher_is_better: false,
-            primary: false,
-        },
+        metric("w/rps", "req/s", true, true),
+        metric("w/wakeup-p99", "us", false, false),
+        metric("aio-qd1/migr-per-kio", "migr", false, false),
     ];
     let cells: Vec<String> = metrics.iter().map(|m| m.cell.clone()).collect();
-    let scheds: Vec<String> = [DEFAULT, SCX_PROXY, "scx_bpfland"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let scheds: Vec<String> = names(&[DEFAULT, SCX_PROXY, "scx_bpfland"]);
     let hib = |c: &str| c == "w/rps";
     let summaries = summarize_with(&v, &cells, &scheds, &[Tool::Workload], &hib);
     let wt = check_threshold_with(
