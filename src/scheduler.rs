@@ -379,6 +379,7 @@ impl<'a> Scheduler<'a> {
             wakeup_preempt: g(stat_idx_STAT_WAKEUP_PREEMPT),
             kthread_wake: g(stat_idx_STAT_KTHREAD_WAKE),
             sync_busy_waker: g(stat_idx_STAT_SYNC_BUSY_WAKER),
+            wakee_stayed: g(stat_idx_STAT_WAKEE_STAYED),
             dispatch: g(stat_idx_STAT_DISPATCH),
             steal: g(stat_idx_STAT_STEAL),
             llc_balance: g(stat_idx_STAT_LLC_BALANCE),

@@ -68,6 +68,8 @@ pub struct Metrics {
     pub kthread_wake: u64,
     #[stat(desc = "Sync wakeups by a CPU-bound waker: sent to an idle CPU")]
     pub sync_busy_waker: u64,
+    #[stat(desc = "No idle CPU at a wakeup: stayed on the waker's CPU, where it last ran")]
+    pub wakee_stayed: u64,
     #[stat(desc = "Tasks moved from a shared DSQ to a CPU")]
     pub dispatch: u64,
     #[stat(desc = "... of which stolen from another LLC")]
@@ -197,6 +199,7 @@ impl Metrics {
             wakeup_preempt,
             kthread_wake,
             sync_busy_waker,
+            wakee_stayed,
             dispatch,
             steal,
             llc_balance,
@@ -255,10 +258,10 @@ impl Metrics {
     pub fn format<W: Write>(&self, w: &mut W) -> Result<()> {
         writeln!(
             w,
-            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} balance {} keep {} | idle pick/kick {}/{} | wakeup preempt {} | kthread wake {} | sync busy waker {}",
+            "[scx_proxy] enq shared/local/kthr/last {}/{}/{}/{} | dispatch {} steal {} balance {} keep {} | idle pick/kick {}/{} | wakeup preempt {} | kthread wake {} | sync busy waker {} | wakee stayed {}",
             self.enq_shared, self.enq_local, self.enq_kthread, self.enq_last,
             self.dispatch, self.steal, self.llc_balance, self.keep_running, self.idle_pick, self.idle_kick,
-            self.wakeup_preempt, self.kthread_wake, self.sync_busy_waker
+            self.wakeup_preempt, self.kthread_wake, self.sync_busy_waker, self.wakee_stayed
         )?;
         writeln!(
             w,

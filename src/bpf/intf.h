@@ -73,6 +73,7 @@ enum stat_idx {
 	STAT_WAKEUP_PREEMPT,	/* a waking task ahead in vtime kicked a running one */
 	STAT_KTHREAD_WAKE,	/* woken by a per-CPU kthread on its CPU: stayed there */
 	STAT_SYNC_BUSY_WAKER,	/* sync wakeup by a CPU-bound waker: not on its CPU */
+	STAT_WAKEE_STAYED,	/* no idle CPU: stayed on its waker's CPU, its last */
 	/* blocked-on tracking */
 	STAT_EDGE_MUTEX,
 	STAT_EDGE_RWSEM,
