@@ -147,10 +147,7 @@ pub fn table(r: &Report) -> String {
         ),
     ] {
         let Some(th) = th else { continue };
-        let base = match th.baseline {
-            crate::harness::Baseline::Best => "best of default and peers",
-            crate::harness::Baseline::Default => "default",
-        };
+        let base = th.baseline.describe();
         let _ = writeln!(
             s,
             "\n{} ({} vs {}): per cell <= {}, geometric mean over cells {} <= {}: {}",
@@ -241,8 +238,13 @@ pub fn markdown(r: &Report) -> String {
     let mut s = String::new();
     let target_head = match th.and_then(|t| t.threshold) {
         Some(l) => format!(
-            "target ({} within {l:.2}x of the best)",
-            th.map_or("", |t| t.candidate.as_str())
+            "target ({} within {l:.2}x of the {})",
+            th.map_or("", |t| t.candidate.as_str()),
+            th.map_or("best", |t| match t.baseline {
+                crate::harness::Baseline::Best => "best",
+                crate::harness::Baseline::Default => "default",
+                crate::harness::Baseline::DefaultBpfland => "better of default and scx_bpfland",
+            })
         ),
         None => "target".to_string(),
     };

@@ -196,6 +196,37 @@ fn threshold_against_best_and_default() {
 }
 
 #[test]
+fn threshold_against_default_and_bpfland_ignores_lavd() {
+    // the fixture's peer as scx_lavd: not in issue 11's baseline, so the
+    // default (1.01 in A) is the baseline and 0.91 passes; as scx_bpfland
+    // it is the baseline and 0.91 / 0.81 fails, as with --threshold-baseline best
+    let (s, cells, _) = fixture(0.9, Some(2.0));
+    let lavd: Vec<Sample> = s
+        .iter()
+        .cloned()
+        .map(|mut x| {
+            if x.scheduler == "scx_bpfland" {
+                x.scheduler = "scx_lavd".into();
+            }
+            x
+        })
+        .collect();
+    let scheds = vec![DEFAULT.into(), SCX_PROXY.into(), "scx_lavd".into()];
+    let sum = summarize(&lavd, &cells, &scheds, &[Tool::Hackbench]);
+    let db = Baseline::DefaultBpfland;
+    let r = check_threshold(&sum, &cells, SCX_PROXY, Some(1.10), None, db);
+    assert!(r.pass, "{r:?}");
+    assert_eq!(r.cells[0].baseline.as_deref(), Some(DEFAULT));
+    assert!(!check_threshold(&sum, &cells, SCX_PROXY, Some(1.10), None, Baseline::Best).pass);
+    let (s, cells, scheds) = fixture(0.9, Some(2.0));
+    let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);
+    let r = check_threshold(&sum, &cells, SCX_PROXY, Some(1.10), None, db);
+    assert!(!r.pass);
+    assert_eq!(r.failed_cells()[0].baseline.as_deref(), Some("scx_bpfland"));
+    assert!(args(&["--threshold-baseline", "default-bpfland"]).threshold_baseline == db);
+}
+
+#[test]
 fn threshold_boundary_and_missing_data() {
     let (s, cells, scheds) = fixture(1.0, None);
     let sum = summarize(&s, &cells, &scheds, &[Tool::Hackbench]);

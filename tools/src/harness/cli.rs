@@ -144,7 +144,9 @@ pub struct Args {
     #[arg(long, value_name = "RATIO")]
     pub threshold_geomean: Option<f64>,
 
-    /// Baseline of --threshold: best = best of default and the peers present; default = kernel default only
+    /// Baseline of --threshold and --workload-threshold: best = best of default and the peers
+    /// present; default = kernel default only; default-bpfland = the better of the default and
+    /// scx_bpfland (issue 11's target)
     #[arg(long, value_enum, default_value_t = Baseline::Best)]
     pub threshold_baseline: Baseline,
 

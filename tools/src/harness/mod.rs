@@ -323,6 +323,31 @@ pub enum Baseline {
     Best,
     /// The kernel default only.
     Default,
+    /// The better of the kernel default and scx_bpfland (issue 11's target).
+    #[value(name = "default-bpfland")]
+    #[serde(rename = "default-bpfland")]
+    DefaultBpfland,
+}
+
+impl Baseline {
+    /// Whether `sched`'s median can be the baseline.
+    pub fn eligible(self, sched: &str) -> bool {
+        sched == DEFAULT
+            || match self {
+                Baseline::Best => is_peer(sched),
+                Baseline::Default => false,
+                Baseline::DefaultBpfland => sched == "scx_bpfland",
+            }
+    }
+
+    /// How the report names it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Baseline::Best => "best of default and peers",
+            Baseline::Default => "default",
+            Baseline::DefaultBpfland => "better of default and scx_bpfland",
+        }
+    }
 }
 
 /// Threshold verdict of one cell.
@@ -412,8 +437,7 @@ pub fn check_threshold_with(
             .iter()
             .filter(|x| x.tool != Tool::Perf && &x.cell == cell)
         {
-            let eligible =
-                s.scheduler == DEFAULT || (baseline == Baseline::Best && is_peer(&s.scheduler));
+            let eligible = baseline.eligible(&s.scheduler);
             let better = |b: &(String, f64)| {
                 if hib {
                     s.time.median > b.1
