@@ -379,18 +379,20 @@ static u64 rescue_slice(u32 llc)
  * sleeps often (hackbench, a pipe's two ends) keeps the kernel's
  * wake-affine choice; hackbench was no slower in that boot.
  */
+static u64 waker_burst_ns(struct task_ctx *wctx)
+{
+	u64 now = bpf_ktime_get_ns(), start = wctx->last_run_at;
+
+	return wctx->busy_ns + (now > start ? now - start : 0);
+}
+
 static bool waker_cpu_bound(void)
 {
-	struct task_struct *waker = bpf_get_current_task_btf();
-	struct task_ctx *wctx = task_ctx_get(waker);
-	u64 now, start;
+	struct task_ctx *wctx = task_ctx_get(bpf_get_current_task_btf());
 
 	if (!wctx || !wctx->last_run_at)
 		return false;	/* not a sched_ext task on its CPU */
-	start = wctx->last_run_at;
-	now = bpf_ktime_get_ns();
-	return wctx->busy_ns + (now > start ? now - start : 0) >=
-		wakeup_busy_ns;
+	return waker_burst_ns(wctx) >= wakeup_busy_ns;
 }
 
 s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
@@ -585,10 +587,12 @@ static bool pinned_wakee_to_idle(struct task_struct *p, s32 cpu, u64 enq_flags)
 
 /*
  * A wakee that found no idle CPU, last ran on its waker's CPU, and is woken
- * by a task that sleeps often (not CPU-bound: see waker_cpu_bound()) stays
- * on that CPU: into its local DSQ, behind at most one task, to run when the
- * waker sleeps. Only while nothing waits in the LLC's vtime, rescue or
- * urgent DSQs, so that it passes nobody queued there.
+ * by a task that runs in short bursts (less than WAKEE_STAY_BURST_NS
+ * between sleeps, on average and in this burst so far) stays on that CPU:
+ * into its local DSQ, behind at most one task, to run when the waker
+ * sleeps, which it is expected to do soon. Only while nothing waits in the
+ * LLC's vtime, rescue or urgent DSQs, so that it passes nobody queued
+ * there.
  *
  * Issue 11: schbench's message threads wake their workers with futexes,
  * not sync wakeups, and through the shared DSQ its threads moved between
@@ -603,6 +607,8 @@ static bool pinned_wakee_to_idle(struct task_struct *p, s32 cpu, u64 enq_flags)
  * the waker's slice and one slice of the task ahead, both cut by
  * ops.cpu_release if a higher class takes the CPU.
  */
+#define WAKEE_STAY_BURST_NS	(250ULL * 1000)
+
 static bool wakee_stays_with_waker(struct task_struct *p, s32 cpu,
 				   u64 enq_flags)
 {
@@ -613,8 +619,10 @@ static bool wakee_stays_with_waker(struct task_struct *p, s32 cpu,
 	    cpu != bpf_get_smp_processor_id() || !task_allowed_on(p, cpu))
 		return false;
 	wctx = task_ctx_get(bpf_get_current_task_btf());
-	if (!wctx || !wctx->last_run_at || waker_cpu_bound())
-		return false;	/* not a sched_ext task, or CPU-bound */
+	if (!wctx || !wctx->last_run_at ||
+	    wctx->avg_burst_ns >= WAKEE_STAY_BURST_NS ||
+	    waker_burst_ns(wctx) >= WAKEE_STAY_BURST_NS)
+		return false;	/* not a sched_ext task, or runs on */
 	llc = llc_dsq(cpu);
 	if (scx_bpf_dsq_nr_queued(SCX_DSQ_LOCAL) > 1 ||
 	    scx_bpf_dsq_nr_queued(llc) ||
@@ -1010,6 +1018,8 @@ void BPF_STRUCT_OPS(proxy_runnable, struct task_struct *p, u64 enq_flags)
 	if (!tctx)
 		return;
 	tctx->wait_since = bpf_ktime_get_ns();
+	tctx->avg_burst_ns = tctx->avg_burst_ns - tctx->avg_burst_ns / 4 +
+			     tctx->busy_ns / 4;
 	tctx->busy_ns = 0;
 	cgrp_add_runnable(tctx, p->scx.weight);
 

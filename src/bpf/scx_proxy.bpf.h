@@ -131,6 +131,7 @@ struct task_ctx {
 	u64 wait_since;		/* runnable and not running since (0: not waiting) */
 	u64 run_started;	/* the current run began here */
 	u64 busy_ns;		/* run time since it last slept */
+	u64 avg_burst_ns;	/* run time between sleeps, moving average */
 	u64 run_waited_since;	/* wait_since before the current run began */
 	u64 rcu_reader_since;	/* rescue scans have seen it queued inside an
 				 * RCU read-side section since (0: not at the
