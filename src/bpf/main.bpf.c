@@ -29,8 +29,9 @@
  *  - select_cpu picks an idle CPU (prev first) and dispatches straight to it;
  *    a sync wakeup goes to its waker's CPU only if the waker sleeps often.
  *    A wakeup that finds no CPU idle stays on its waker's CPU if it last
- *    ran there, the waker sleeps often and nothing waits in the shared DSQ
- *    (wakee_stays_with_waker()); else it is queued in the shared DSQ.
+ *    ran there, the waker runs in short bursts and nothing waits in the
+ *    LLC's DSQs (wakee_stays_with_waker()); else it is queued in the
+ *    shared DSQ.
  *    Per-CPU kthreads and SCX_ENQ_LAST tasks go straight to the local DSQ.
  *
  * The wait bound (wall clock):
@@ -596,16 +597,25 @@ static bool pinned_wakee_to_idle(struct task_struct *p, s32 cpu, u64 enq_flags)
  *
  * Issue 11: schbench's message threads wake their workers with futexes,
  * not sync wakeups, and through the shared DSQ its threads moved between
- * the CPUs about 0.6 times per request. One boot (multi-threaded TCG,
- * schbench -m 2 -t 2 --work-us 100 for 2.5 s; 9 runs of the default and
- * of the build before, 6 with this): migrations 11,298-15,402 per run
- * before, 167-761 with this, 11-54 under the kernel default; requests/s,
- * medians, 8,544 before, 10,736 with this, 10,539 the default; wakeup p99
- * 633 us, 498 us and 561 us.
+ * the CPUs about 0.6 times per request: 11,298-15,402 migrations in 2.5 s
+ * runs of schbench -m 2 -t 2 --work-us 100, against 11-54 under the kernel
+ * default and 167-761 with this rule (perf stat, one multi-threaded-TCG
+ * boot, 6-9 runs each, the rule without its burst condition). Requests/s,
+ * medians of 5 interleaved runs in another boot: 11,096 with this rule,
+ * 9,449 without, 10,041 the default; wakeup p99 495, 563 and 516 us.
+ *
+ * The burst condition: the rule first took any waker that had run less
+ * than a slice since it last slept, and a CI-like run with that measured
+ * evloop's reply p99 at 1.74x and 2.91x the default's (3 runs; not shown
+ * to be the rule's doing). With the condition, in the same boot as the
+ * schbench numbers: 1.09x and 1.27x, against 1.10x and 1.22x without the
+ * rule.
  *
  * The wait it adds is bounded as the per-CPU kthread rule's in select_cpu:
  * the waker's slice and one slice of the task ahead, both cut by
- * ops.cpu_release if a higher class takes the CPU.
+ * ops.cpu_release if a higher class takes the CPU. A wakeup from an
+ * interrupt takes the interrupted task for its waker, as the fair class's
+ * wake_affine() takes the interrupted CPU.
  */
 #define WAKEE_STAY_BURST_NS	(250ULL * 1000)
 
