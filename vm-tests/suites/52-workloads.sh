@@ -19,8 +19,8 @@
 #                            worse)
 #   workloads-schbench-p99   scx_proxy's median schbench p99 wakeup latency
 #                            within WL_P99_FACTOR (2) of the default's (the
-#                            issue's target is no worse: 720.9 against
-#                            709.1 us, 1.017x, in the 5-run matrix)
+#                            issue's target is no worse: 468.0 against
+#                            543.7 us, 0.861x, in the 5-run matrix on db7987b)
 #   workloads-aio-migrations the aio submitter's median migrations per 1000
 #                            IOs at iodepth 1 under scx_proxy at most
 #                            WL_MIGR_FACTOR (2) x the default's +

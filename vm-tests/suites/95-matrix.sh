@@ -6,9 +6,10 @@
 # the target: scx_proxy within MX_TARGET (1.10) of the better of the
 # kernel default and scx_bpfland on every workload's primary metric
 # (--threshold-baseline default-bpfland; scx_lavd is reported, not a bar).
-# Not part of `vm-tests/run test` (27 minutes with scx_bpfland and
-# scx_lavd, MX_RUNS=5: 1610 s on 90037d1): run it with `vm-tests/run vm 95`
-# (multi-threaded TCG, as the 'workloads' boot: see 52-workloads.sh);
+# Not part of `vm-tests/run test` (20-27 minutes with scx_bpfland and
+# scx_lavd, MX_RUNS=5: 1610 s on 90037d1, 1170 s on db7987b): run it with
+# `vm-tests/run vm 95` (multi-threaded TCG, as the 'workloads' boot: see
+# 52-workloads.sh);
 # results in results/vm/matrix/, the README's table in table.md.
 #
 #   matrix-harness   sched-harness ran, every scheduler present started and
