@@ -365,6 +365,22 @@ static u64 rescue_slice(u32 llc)
 	return s > 100000 ? s : 100000;
 }
 
+/* The waker's (current's) context; NULL if not a sched_ext task on its CPU. */
+static struct task_ctx *waker_ctx(void)
+{
+	struct task_ctx *wctx = task_ctx_get(bpf_get_current_task_btf());
+
+	return wctx && wctx->last_run_at ? wctx : NULL;
+}
+
+/* How long the waker has run since it last slept. */
+static u64 waker_burst_ns(struct task_ctx *wctx)
+{
+	u64 now = bpf_ktime_get_ns(), start = wctx->last_run_at;
+
+	return wctx->busy_ns + (now > start ? now - start : 0);
+}
+
 /*
  * A sync wakeup (the waker says it will sleep next: a pipe write, say)
  * whose prev_cpu is not idle is sent by scx_bpf_select_cpu_dfl() to the
@@ -380,20 +396,11 @@ static u64 rescue_slice(u32 llc)
  * sleeps often (hackbench, a pipe's two ends) keeps the kernel's
  * wake-affine choice; hackbench was no slower in that boot.
  */
-static u64 waker_burst_ns(struct task_ctx *wctx)
-{
-	u64 now = bpf_ktime_get_ns(), start = wctx->last_run_at;
-
-	return wctx->busy_ns + (now > start ? now - start : 0);
-}
-
 static bool waker_cpu_bound(void)
 {
-	struct task_ctx *wctx = task_ctx_get(bpf_get_current_task_btf());
+	struct task_ctx *wctx = waker_ctx();
 
-	if (!wctx || !wctx->last_run_at)
-		return false;	/* not a sched_ext task on its CPU */
-	return waker_burst_ns(wctx) >= wakeup_busy_ns;
+	return wctx && waker_burst_ns(wctx) >= wakeup_busy_ns;
 }
 
 s32 BPF_STRUCT_OPS(proxy_select_cpu, struct task_struct *p, s32 prev_cpu,
@@ -628,9 +635,8 @@ static bool wakee_stays_with_waker(struct task_struct *p, s32 cpu,
 	if (!(enq_flags & SCX_ENQ_WAKEUP) ||
 	    cpu != bpf_get_smp_processor_id() || !task_allowed_on(p, cpu))
 		return false;
-	wctx = task_ctx_get(bpf_get_current_task_btf());
-	if (!wctx || !wctx->last_run_at ||
-	    wctx->avg_burst_ns >= WAKEE_STAY_BURST_NS ||
+	wctx = waker_ctx();
+	if (!wctx || wctx->avg_burst_ns >= WAKEE_STAY_BURST_NS ||
 	    waker_burst_ns(wctx) >= WAKEE_STAY_BURST_NS)
 		return false;	/* not a sched_ext task, or runs on */
 	llc = llc_dsq(cpu);

@@ -240,11 +240,7 @@ pub fn markdown(r: &Report) -> String {
         Some(l) => format!(
             "target ({} within {l:.2}x of the {})",
             th.map_or("", |t| t.candidate.as_str()),
-            th.map_or("best", |t| match t.baseline {
-                crate::harness::Baseline::Best => "best",
-                crate::harness::Baseline::Default => "default",
-                crate::harness::Baseline::DefaultBpfland => "better of default and scx_bpfland",
-            })
+            th.map_or("best", |t| t.baseline.header())
         ),
         None => "target".to_string(),
     };

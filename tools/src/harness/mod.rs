@@ -348,6 +348,14 @@ impl Baseline {
             Baseline::DefaultBpfland => "better of default and scx_bpfland",
         }
     }
+
+    /// How the markdown table's target column names it ("within 1.10x of the ...").
+    pub fn header(self) -> &'static str {
+        match self {
+            Baseline::Best => "best",
+            b => b.describe(),
+        }
+    }
 }
 
 /// Threshold verdict of one cell.
