@@ -58,3 +58,54 @@ fn without_cargo_and_vng_it_prints_the_steps_and_fails() {
         assert!(e.contains("pip install") && e.contains("virtme-ng"), "{e}");
     }
 }
+
+/// Runs setup.sh (installing nothing) with a stand-in qemu-system-x86_64
+/// that reports `version`, first on PATH; returns its stderr.
+fn with_qemu_version(version: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!(
+        "scx-proxy-setup-qemu-{}-{version}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("qemu-system-x86_64");
+    std::fs::write(
+        &fake,
+        format!("#!/bin/sh\necho 'QEMU emulator version {version} (stand-in)'\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = setup()
+        .env(
+            "PATH",
+            format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", dir.display()),
+        )
+        .env("SCX_PROXY_NO_INSTALL", "1")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn qemu_before_8_1_is_replaced_on_bookworm_and_flagged_elsewhere() {
+    let bookworm = std::fs::read_to_string("/etc/os-release")
+        .is_ok_and(|s| s.lines().any(|l| l == "VERSION_CODENAME=bookworm"));
+    let e = with_qemu_version("7.2.22");
+    if bookworm {
+        assert!(
+            e.contains("missing: QEMU >= 8.1 (installed: 7.2.22)"),
+            "{e}"
+        );
+        assert!(e.contains("qemu-system-x86/bookworm-backports"), "{e}");
+    } else {
+        assert!(e.contains("warning: QEMU 7.2.22 is older than 8.1"), "{e}");
+    }
+    for ok in ["8.1.0", "10.0.2"] {
+        let e = with_qemu_version(ok);
+        assert!(
+            !e.contains("QEMU >= 8.1") && !e.contains("older than"),
+            "{ok}: {e}"
+        );
+    }
+}

@@ -11,6 +11,12 @@
 #   - apt: the packages in APT_PACKAGES below (compiler and libraries for the
 #     BPF build, QEMU and busybox for virtme-ng, the guest's workload tools);
 #   - pip: virtme-ng (the `vng` VM runner; not packaged in Debian 12);
+#   - on Debian 12, QEMU 10 from bookworm-backports in place of 12's 7.2:
+#     QEMU before 8.1 lets a vCPU run a stale translation of kernel text
+#     that another vCPU has just patched (fixed upstream by "accel/tcg:
+#     Always lock pages before translation"), and multi-threaded boots died
+#     of it ("Oops: int3" in __schedule, scx_tick, ...) when sched_ext's
+#     static keys flipped: a CI run's 6.12 boot three times in a row;
 # and it requires cargo (a Rust toolchain), which it does not install.
 # Where it cannot install (no apt-get, not root, SCX_PROXY_NO_INSTALL=1) it
 # prints the exact commands that would and exits 1.
@@ -22,6 +28,10 @@ APT_PACKAGES=(
 	stress-ng linux-perf rt-tests jq util-linux bc procps bpftool fio e2fsprogs
 )
 PIP_PACKAGE=virtme-ng
+# the first QEMU with the fix for the stale-translation race (above)
+QEMU_MIN=8.1
+QEMU_PACKAGES=(qemu-system-x86 qemu-system-common qemu-system-data)
+BACKPORTS_SOURCES=/etc/apt/sources.list.d/scx-proxy-bookworm-backports.sources
 
 say() { echo "setup: $*" >&2; }
 
@@ -82,20 +92,62 @@ pip_cmd() {
 	fi
 }
 
+# qemu_version: the installed qemu-system-x86_64's version, or nothing.
+qemu_version() { qemu-system-x86_64 --version 2> /dev/null | awk 'NR == 1 { print $4 }'; }
+
+# qemu_old: the installed QEMU is older than QEMU_MIN.
+qemu_old() {
+	local v
+	v=$(qemu_version)
+	[ -n "$v" ] && ! printf '%s\n%s\n' "$QEMU_MIN" "$v" | sort -V -C
+}
+
+# on_bookworm: Debian 12, whose backports suite has a newer QEMU.
+on_bookworm() { [ "$(. /etc/os-release 2> /dev/null && echo "${VERSION_CODENAME:-}")" = bookworm ]; }
+
+# qemu_backports: install QEMU_PACKAGES from bookworm-backports (adding that
+# suite to apt's sources first), nothing else from there.
+qemu_backports() {
+	say "QEMU $(qemu_version) is older than $QEMU_MIN (multi-threaded TCG runs stale kernel text); installing QEMU from bookworm-backports"
+	if [ ! -f "$BACKPORTS_SOURCES" ]; then
+		printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' \
+			'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+			> "$BACKPORTS_SOURCES" || { say "error: cannot write $BACKPORTS_SOURCES"; exit 1; }
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || { say "error: apt-get update failed"; exit 1; }
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		"${QEMU_PACKAGES[@]/%//bookworm-backports}" >&2 ||
+		{ say "error: apt-get install ${QEMU_PACKAGES[*]/%//bookworm-backports} failed"; exit 1; }
+	qemu_old && { say "error: QEMU is still $(qemu_version) after installing it from bookworm-backports"; exit 1; }
+	say "QEMU is now $(qemu_version)"
+}
+
 mapfile -t apt_missing < <(missing_apt)
 vng_missing=0
 vng_ok || vng_missing=1
 cargo_missing=0
 command -v cargo > /dev/null || cargo_missing=1
 
-if [ ${#apt_missing[@]} -eq 0 ] && [ $vng_missing = 0 ] && [ $cargo_missing = 0 ]; then
-	say "all ${#APT_PACKAGES[@]} apt packages, virtme-ng and cargo present ($(elapsed)s)"
+# an old QEMU is replaced where a newer one can be had (Debian 12); elsewhere
+# the runner's retries of boots that died of the fault (vm-tests/run) remain
+qemu_upgrade=0
+if qemu_old; then
+	if on_bookworm; then
+		qemu_upgrade=1
+	else
+		say "warning: QEMU $(qemu_version) is older than $QEMU_MIN: multi-threaded boots may die of its stale-translation fault (\"Oops: int3\"; vm-tests/run runs them again); install QEMU $QEMU_MIN or later"
+	fi
+fi
+
+if [ ${#apt_missing[@]} -eq 0 ] && [ $vng_missing = 0 ] && [ $cargo_missing = 0 ] && [ $qemu_upgrade = 0 ]; then
+	say "all ${#APT_PACKAGES[@]} apt packages (QEMU $(qemu_version)), virtme-ng and cargo present ($(elapsed)s)"
 	exit 0
 fi
 
 [ ${#apt_missing[@]} -gt 0 ] && say "missing apt packages: ${apt_missing[*]}"
 [ $vng_missing = 1 ] && say "missing: virtme-ng (vng does not run)"
 [ $cargo_missing = 1 ] && say "missing: cargo (a Rust toolchain; this script does not install it)"
+[ $qemu_upgrade = 1 ] && say "missing: QEMU >= $QEMU_MIN (installed: $(qemu_version)); bookworm-backports has one"
 
 pip=$(pip_cmd | tr "\n" " " | sed "s/  */ /g" || true)
 apt_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${apt_missing[*]:-}"
@@ -103,6 +155,7 @@ apt_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --n
 manual_steps() {
 	say "error: cannot install here: $1. Run these (as root, on Debian/Ubuntu), then try again:"
 	[ ${#apt_missing[@]} -gt 0 ] && say "  $apt_cmd"
+	[ $qemu_upgrade = 1 ] && say "  echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list && apt-get update && apt-get install -y --no-install-recommends ${QEMU_PACKAGES[*]/%//bookworm-backports}"
 	if [ $vng_missing = 1 ]; then
 		if [ -n "$pip" ]; then
 			say "  $pip$PIP_PACKAGE"
@@ -135,6 +188,9 @@ if [ ${#apt_missing[@]} -gt 0 ]; then
 	mapfile -t still < <(missing_apt)
 	[ ${#still[@]} -eq 0 ] || { say "error: still missing after apt-get install: ${still[*]}"; exit 1; }
 fi
+
+# after the apt packages: a fresh machine gets Debian 12's QEMU 7.2 there
+qemu_old && on_bookworm && qemu_backports
 
 if [ $vng_missing = 1 ]; then
 	if [ -z "$pip" ] || ! python3 -m pip --version > /dev/null 2>&1; then
