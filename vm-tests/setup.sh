@@ -16,7 +16,7 @@
 #     that another vCPU has just patched (fixed upstream by "accel/tcg:
 #     Always lock pages before translation"), and multi-threaded boots died
 #     of it ("Oops: int3" in __schedule, scx_tick, ...) when sched_ext's
-#     static keys flipped: a CI run's 6.12 boot three times in a row;
+#     static keys flipped: a CI run's 6.12 boot twice, then a third panic;
 # and it requires cargo (a Rust toolchain), which it does not install.
 # Where it cannot install (no apt-get, not root, SCX_PROXY_NO_INSTALL=1) it
 # prints the exact commands that would and exits 1.
@@ -105,14 +105,18 @@ qemu_old() {
 # on_bookworm: Debian 12, whose backports suite has a newer QEMU.
 on_bookworm() { [ "$(. /etc/os-release 2> /dev/null && echo "${VERSION_CODENAME:-}")" = bookworm ]; }
 
+# backports_sources: the apt sources entry for bookworm-backports (deb822).
+backports_sources() {
+	printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' \
+		'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg'
+}
+
 # qemu_backports: install QEMU_PACKAGES from bookworm-backports (adding that
 # suite to apt's sources first), nothing else from there.
 qemu_backports() {
 	say "QEMU $(qemu_version) is older than $QEMU_MIN (multi-threaded TCG runs stale kernel text); installing QEMU from bookworm-backports"
 	if [ ! -f "$BACKPORTS_SOURCES" ]; then
-		printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' 'Suites: bookworm-backports' \
-			'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
-			> "$BACKPORTS_SOURCES" || { say "error: cannot write $BACKPORTS_SOURCES"; exit 1; }
+		backports_sources > "$BACKPORTS_SOURCES" || { say "error: cannot write $BACKPORTS_SOURCES"; exit 1; }
 	fi
 	DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 || { say "error: apt-get update failed"; exit 1; }
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
@@ -155,7 +159,7 @@ apt_cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --n
 manual_steps() {
 	say "error: cannot install here: $1. Run these (as root, on Debian/Ubuntu), then try again:"
 	[ ${#apt_missing[@]} -gt 0 ] && say "  $apt_cmd"
-	[ $qemu_upgrade = 1 ] && say "  echo 'deb http://deb.debian.org/debian bookworm-backports main' > /etc/apt/sources.list.d/bookworm-backports.list && apt-get update && apt-get install -y --no-install-recommends ${QEMU_PACKAGES[*]/%//bookworm-backports}"
+	[ $qemu_upgrade = 1 ] && say "  printf '%s\\n' $(backports_sources | sed "s/.*/'&'/" | tr '\n' ' ')> $BACKPORTS_SOURCES && apt-get update && apt-get install -y --no-install-recommends ${QEMU_PACKAGES[*]/%//bookworm-backports}"
 	if [ $vng_missing = 1 ]; then
 		if [ -n "$pip" ]; then
 			say "  $pip$PIP_PACKAGE"
