@@ -46,6 +46,8 @@ sched_ops() { cat "$SCHED_EXT/root/ops" 2>/dev/null || true; }
 _sched_bin() {
 	case $1 in
 	scx_proxy) echo "$SCX_PROXY" ;;
+	# another build of scx_proxy, for before/after runs (96-cost.sh)
+	scx_proxy-base) echo "${SCX_PROXY_BASE:-}" ;;
 	*) echo "$PEERS_BIN/$1" ;;
 	esac
 }
@@ -53,7 +55,7 @@ _sched_bin() {
 # The ops name each scheduler registers under (prefix of root/ops).
 _sched_ops_name() {
 	case $1 in
-	scx_proxy) echo scx_proxy ;;
+	scx_proxy | scx_proxy-base) echo scx_proxy ;;
 	scx_*) echo "${1#scx_}" ;;
 	*) echo "$1" ;;
 	esac
