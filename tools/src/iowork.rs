@@ -63,7 +63,10 @@
 //! were found without sleeping (`polled_hits`: while polling or at the
 //! re-check) or after sleeping on the eventfd (`sleeps`), the consumer's CPU
 //! use (its `CLOCK_THREAD_CPUTIME_ID` time over the wall time of the measured
-//! window) and the producer's `missed_slots`.
+//! window) and the producer's `missed_slots`. For tracing, the JSON also has
+//! the latency of each of the two paths (`wake_polled`, `wake_slept`) and how
+//! many events the consumer handled on the CPU they were published from
+//! (`same_cpu_events`).
 //!
 //! Bounded runtime: every loop stops at the end of the measured window. Waits
 //! in io_uring (`IORING_ENTER_EXT_ARG` timeout, Linux >= 5.11) and epoll time
@@ -77,7 +80,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -105,6 +108,13 @@ pub const MAX_KNOB_US: u64 = 1_000_000;
 pub const MAX_CLIENTS: usize = 1024;
 /// Highest event rate of pollloop (per second).
 pub const MAX_RATE: u64 = 1_000_000;
+
+/// The CPU the calling thread runs on (u32::MAX if sched_getcpu(3) fails).
+fn current_cpu() -> u32 {
+    // SAFETY: sched_getcpu has no preconditions
+    let c = unsafe { libc::sched_getcpu() };
+    u32::try_from(c).unwrap_or(u32::MAX)
+}
 
 /// `CLOCK_MONOTONIC` in nanoseconds (shared by all threads of the process).
 pub fn now_ns() -> u64 {
@@ -1050,6 +1060,13 @@ pub struct PollloopResult {
     pub polled_hits: u64,
     /// Events the consumer found after sleeping on the eventfd.
     pub sleeps: u64,
+    /// Wake-to-handle latency of the events found without sleeping.
+    pub wake_polled: LatencySummary,
+    /// Wake-to-handle latency of the events found after sleeping.
+    pub wake_slept: LatencySummary,
+    /// Events the consumer handled on the CPU the producer published them
+    /// from (sched_getcpu(3) on both sides): the two threads shared a CPU.
+    pub same_cpu_events: u64,
     /// eventfd wakeups that found no new event.
     pub spurious_wakeups: u64,
     /// eventfd writes by the producer (it writes only to a sleeping consumer).
@@ -1066,6 +1083,8 @@ const SLOTS: u64 = 4096;
 
 struct PollShared {
     slots: Vec<AtomicU64>,
+    /// The CPU each slot was published from.
+    slot_cpus: Vec<AtomicU32>,
     produced: AtomicU64,
     consumed: AtomicU64,
     sleeping: AtomicBool,
@@ -1158,6 +1177,7 @@ fn producer(sh: Arc<PollShared>, rate: u64, record_from: u64, end: u64) -> Resul
             st.ring_full_drops += u64::from(measured);
         } else {
             sh.slots[(seq % SLOTS) as usize].store(t, Ordering::Relaxed);
+            sh.slot_cpus[(seq % SLOTS) as usize].store(current_cpu(), Ordering::Relaxed);
             seq += 1;
             sh.produced.store(seq, Ordering::SeqCst);
             if sh.sleeping.load(Ordering::SeqCst) {
@@ -1181,6 +1201,9 @@ fn producer(sh: Arc<PollShared>, rate: u64, record_from: u64, end: u64) -> Resul
 #[derive(Default)]
 struct ConsumerStats {
     rec: LatencyRecorder,
+    rec_polled: LatencyRecorder,
+    rec_slept: LatencyRecorder,
+    same_cpu: u64,
     polled_hits: u64,
     sleeps: u64,
     spurious_wakeups: u64,
@@ -1194,14 +1217,21 @@ fn consumer(sh: Arc<PollShared>, poll_us: u64, record_from: u64) -> Result<Consu
     let mut window: Option<(u64, u64)> = None;
     let handle = |upto: u64, polled: bool, st: &mut ConsumerStats, seen: &mut u64| {
         let now = now_ns();
+        let cpu = current_cpu();
         for s in *seen..upto {
             let t = sh.slots[(s % SLOTS) as usize].load(Ordering::Relaxed);
             if t >= record_from {
-                st.rec.record_ns(now.saturating_sub(t));
+                let lat = now.saturating_sub(t);
+                st.rec.record_ns(lat);
                 if polled {
                     st.polled_hits += 1;
+                    st.rec_polled.record_ns(lat);
                 } else {
                     st.sleeps += 1;
+                    st.rec_slept.record_ns(lat);
+                }
+                if sh.slot_cpus[(s % SLOTS) as usize].load(Ordering::Relaxed) == cpu {
+                    st.same_cpu += 1;
                 }
             }
         }
@@ -1283,6 +1313,7 @@ pub fn pollloop(cfg: &PollloopConfig) -> Result<PollloopResult> {
     }
     let sh = Arc::new(PollShared {
         slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+        slot_cpus: (0..SLOTS).map(|_| AtomicU32::new(u32::MAX)).collect(),
         produced: AtomicU64::new(0),
         consumed: AtomicU64::new(0),
         sleeping: AtomicBool::new(false),
@@ -1316,14 +1347,18 @@ pub fn pollloop(cfg: &PollloopConfig) -> Result<PollloopResult> {
     if events == 0 {
         bail!("no event handled in the measured window");
     }
+    let elapsed = Duration::from_secs_f64(cfg.runtime_s);
     Ok(PollloopResult {
         config: cfg.clone(),
         events,
         events_per_sec: events as f64 / cfg.runtime_s,
         produced: p.produced,
-        wake: c.rec.summary(Duration::from_secs_f64(cfg.runtime_s)),
+        wake: c.rec.summary(elapsed),
         polled_hits: c.polled_hits,
         sleeps: c.sleeps,
+        wake_polled: c.rec_polled.summary(elapsed),
+        wake_slept: c.rec_slept.summary(elapsed),
+        same_cpu_events: c.same_cpu,
         spurious_wakeups: c.spurious_wakeups,
         eventfd_writes: p.eventfd_writes,
         consumer_cpu_percent: if c.wall_ns > 0 {

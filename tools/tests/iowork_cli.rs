@@ -262,6 +262,10 @@ fn check_pollloop(v: &Value, min_events: u64) -> (u64, u64, f64) {
     assert_eq!(u(v, "produced"), events, "every produced event is handled");
     let (polled, sleeps) = (u(v, "polled_hits"), u(v, "sleeps"));
     assert_eq!(polled + sleeps, events);
+    // the two paths' latencies split the events between them
+    assert_eq!(u(&v["wake_polled"], "count"), polled, "{v}");
+    assert_eq!(u(&v["wake_slept"], "count"), sleeps, "{v}");
+    assert!(u(v, "same_cpu_events") <= events, "{v}");
     // an eventfd write only wakes a consumer that announced its sleep
     assert!(u(v, "eventfd_writes") <= sleeps + u(v, "spurious_wakeups") + 2);
     let rate = f(v, "events_per_sec");
@@ -298,7 +302,9 @@ fn pollloop_polls_or_sleeps() {
     let (rc, out, err) = run(POLLLOOP, &["-r", "0.3", "-w", "0.05"]);
     assert_eq!(rc, 0, "{err}");
     assert!(
-        out.contains("wake latency") && out.contains("missed slots"),
+        out.contains("wake latency")
+            && out.contains("missed slots")
+            && out.contains("same CPU as the producer"),
         "{out}"
     );
 }

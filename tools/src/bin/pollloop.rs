@@ -50,6 +50,10 @@ fn main() -> ExitCode {
                 r.events, r.events_per_sec, r.polled_hits, r.sleeps, r.spurious_wakeups
             );
             println!(
+                "p99 (us): polled {:.1}  after sleep {:.1}  same CPU as the producer {}",
+                r.wake_polled.p99_us, r.wake_slept.p99_us, r.same_cpu_events
+            );
+            println!(
                 "consumer CPU {:.1}%  missed slots {}  ring-full drops {}",
                 r.consumer_cpu_percent, r.missed_slots, r.ring_full_drops
             );
