@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Guest side of the VM suite: runs inside the virtme-ng guest, as root.
-#   guest.sh MODE RESULTS_DIR      MODE: test (all suites but the compat one)
+#   guest.sh MODE RESULTS_DIR      MODE: test (all suites but the compat,
+#                                  llc and manual ones: 95 and up)
 #                                  | base | rest | workloads | adversarial
 #                                  | storm | demo
 #                                  | llc (the 2-LLC boot) | compat (the 6.12
@@ -22,9 +23,9 @@ cgroup_setup || fail vm-cgroup-setup "cannot enable the cpu controller"
 dmesg -c > "$RESULTS/dmesg-boot.txt" 2>&1
 
 case $MODE in
-test) suites=$(ls "$here"/suites/*.sh | grep -vE '/(60|90|95)-') ;;
+test) suites=$(ls "$here"/suites/*.sh | grep -vE '/(60|90|9[5-9])-') ;;
 base) suites=$(ls "$here"/suites/10-*.sh) ;;
-rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35|52|60|90|95)-') ;;
+rest) suites=$(ls "$here"/suites/*.sh | grep -vE '/(10|30|35|52|60|90|9[5-9])-') ;;
 workloads) suites=$(ls "$here"/suites/52-*.sh) ;;
 llc) suites=$(ls "$here"/suites/60-*.sh) ;;
 compat) suites=$(ls "$here"/suites/90-*.sh) ;;
