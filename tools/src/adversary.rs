@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Result};
 
 use crate::demo::locks::{check, init_mutex, MutexAttrs};
-use crate::demo::roles::thread_cpu_ns;
+use crate::demo::roles::{current_cpu, thread_cpu_ns};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum MutexKind {
@@ -203,9 +203,8 @@ pub fn spin_gaps(d: Duration) -> Gaps {
     loop {
         n = n.wrapping_add(1);
         if n.is_multiple_of(4096) {
-            // SAFETY: no arguments.
-            let cpu = unsafe { libc::sched_getcpu() };
-            if (0..64).contains(&cpu) {
+            let cpu = current_cpu();
+            if cpu < 64 {
                 cpus_seen |= 1 << cpu;
             }
         }

@@ -92,6 +92,7 @@ use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use nix::unistd::Pid;
 use serde::{Deserialize, Serialize};
 
+use crate::demo::roles::current_cpu;
 use crate::latency::{LatencyRecorder, LatencySummary};
 
 /// A wait that sees no progress for this long fails the run.
@@ -108,13 +109,6 @@ pub const MAX_KNOB_US: u64 = 1_000_000;
 pub const MAX_CLIENTS: usize = 1024;
 /// Highest event rate of pollloop (per second).
 pub const MAX_RATE: u64 = 1_000_000;
-
-/// The CPU the calling thread runs on (u32::MAX if sched_getcpu(3) fails).
-fn current_cpu() -> u32 {
-    // SAFETY: sched_getcpu has no preconditions
-    let c = unsafe { libc::sched_getcpu() };
-    u32::try_from(c).unwrap_or(u32::MAX)
-}
 
 /// `CLOCK_MONOTONIC` in nanoseconds (shared by all threads of the process).
 pub fn now_ns() -> u64 {
@@ -1176,8 +1170,9 @@ fn producer(sh: Arc<PollShared>, rate: u64, record_from: u64, end: u64) -> Resul
         if seq - sh.consumed.load(Ordering::Acquire) >= SLOTS {
             st.ring_full_drops += u64::from(measured);
         } else {
-            sh.slots[(seq % SLOTS) as usize].store(t, Ordering::Relaxed);
-            sh.slot_cpus[(seq % SLOTS) as usize].store(current_cpu(), Ordering::Relaxed);
+            let slot = (seq % SLOTS) as usize;
+            sh.slots[slot].store(t, Ordering::Relaxed);
+            sh.slot_cpus[slot].store(current_cpu(), Ordering::Relaxed);
             seq += 1;
             sh.produced.store(seq, Ordering::SeqCst);
             if sh.sleeping.load(Ordering::SeqCst) {
@@ -1219,7 +1214,8 @@ fn consumer(sh: Arc<PollShared>, poll_us: u64, record_from: u64) -> Result<Consu
         let now = now_ns();
         let cpu = current_cpu();
         for s in *seen..upto {
-            let t = sh.slots[(s % SLOTS) as usize].load(Ordering::Relaxed);
+            let slot = (s % SLOTS) as usize;
+            let t = sh.slots[slot].load(Ordering::Relaxed);
             if t >= record_from {
                 let lat = now.saturating_sub(t);
                 st.rec.record_ns(lat);
@@ -1230,7 +1226,7 @@ fn consumer(sh: Arc<PollShared>, poll_us: u64, record_from: u64) -> Result<Consu
                     st.sleeps += 1;
                     st.rec_slept.record_ns(lat);
                 }
-                if sh.slot_cpus[(s % SLOTS) as usize].load(Ordering::Relaxed) == cpu {
+                if sh.slot_cpus[slot].load(Ordering::Relaxed) == cpu {
                     st.same_cpu += 1;
                 }
             }

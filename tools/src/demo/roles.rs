@@ -221,6 +221,13 @@ pub fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// The CPU the calling thread runs on (u32::MAX if sched_getcpu(3) fails).
+pub fn current_cpu() -> u32 {
+    // SAFETY: sched_getcpu has no preconditions
+    let c = unsafe { libc::sched_getcpu() };
+    u32::try_from(c).unwrap_or(u32::MAX)
+}
+
 /// Busy-loop for `us` microseconds of thread CPU time or wall time.
 pub fn spin(us: u64, clock: CsClock) {
     let ns = us * 1000;
