@@ -287,8 +287,12 @@ pub fn markdown(r: &Report) -> String {
         } else if let Some(v) = verdict {
             match (v.ratio, &v.baseline) {
                 (Some(x), Some(b)) => format!(
-                    "{}: {x:.3} x {b}",
-                    if v.pass { "met" } else { "**missed**" }
+                    "{}: {x:.3} x {b}{}",
+                    if v.pass { "met" } else { "**missed**" },
+                    v.rounds.as_ref().map_or(String::new(), |r| format!(
+                        " (rounds {:.2}-{:.2}, {} of {} over)",
+                        r.min, r.max, r.over, r.n
+                    ))
                 ),
                 _ => format!("**missed**: {}", v.reason),
             }

@@ -619,4 +619,84 @@ fn markdown_table_has_medians_oriented_ratios_and_targets() {
     );
     // the "no worse than the default" target
     assert_eq!(lines[4], "| aio-qd1/migr-per-kio (reported) | migr | 4.000 | 2.000 (0.50) | 9.000 (2.25) | met (no worse than the default): 0.500 x default |");
+    // with the per-round ratios (120/110, 121/111, 122/112: all over 1.05)
+    let mut wt = r.workload_threshold.take().unwrap();
+    add_round_ratios(&mut wt, &r.samples, &hib);
+    r.workload_threshold = Some(wt);
+    let md = report::markdown(&r);
+    assert_eq!(
+        md.lines().nth(2).unwrap(),
+        "| w/rps | req/s | 101.0 | 111.0 (0.91) | 121.0 (0.83) | **missed**: 1.090 x scx_bpfland (rounds 1.09-1.09, 3 of 3 over) |"
+    );
+}
+
+#[test]
+fn round_ratios_pair_runs_of_the_same_repetition() {
+    // A higher-is-better workload cell "W": the default's runs 100, 100, 50
+    // (events/s), scx_proxy's 90, 100, 100. Medians 100 and 100: ratio 1.0,
+    // a pass at 1.10. Paired by round: 100/90 = 1.111 (over), 1.0, and
+    // 50/100 = 0.5: one of three rounds over the limit.
+    let mut s = Vec::new();
+    for (rep, (d, p)) in [(100.0, 90.0), (100.0, 100.0), (50.0, 100.0)]
+        .into_iter()
+        .enumerate()
+    {
+        s.push(sample(DEFAULT, "W", Tool::Workload, rep, d));
+        s.push(sample(SCX_PROXY, "W", Tool::Workload, rep, p));
+    }
+    // a perf sample of the same cell and round must not be paired
+    s.push(sample(DEFAULT, "W", Tool::Perf, 0, 1.0));
+    let cells = vec!["W".to_string()];
+    let scheds = vec![DEFAULT.into(), SCX_PROXY.into()];
+    let hib = |c: &str| c == "W";
+    let sum = summarize_with(&s, &cells, &scheds, &[Tool::Workload], &hib);
+    let mut th = check_threshold_with(
+        &sum,
+        &cells,
+        SCX_PROXY,
+        Some(1.10),
+        None,
+        Baseline::Best,
+        &hib,
+    );
+    assert!(th.pass, "{th:?}");
+    assert_eq!(th.cells[0].rounds, None);
+    add_round_ratios(&mut th, &s, &hib);
+    let r = th.cells[0].rounds.clone().expect("round ratios");
+    assert_eq!((r.n, r.over), (3, 1));
+    assert!((r.min - 0.5).abs() < 1e-12);
+    assert!((r.median - 1.0).abs() < 1e-12);
+    assert!((r.max - 100.0 / 90.0).abs() < 1e-12);
+    assert!(
+        th.cells[0]
+            .reason
+            .ends_with("rounds 0.500-1.111, 1 of 3 over"),
+        "{}",
+        th.cells[0].reason
+    );
+    assert!(th.pass, "the verdict stays the medians'");
+    // a round the baseline lacks is left out
+    s.retain(|x| !(x.scheduler == DEFAULT && x.rep == 2));
+    let mut th = check_threshold_with(
+        &sum,
+        &cells,
+        SCX_PROXY,
+        Some(1.10),
+        None,
+        Baseline::Best,
+        &hib,
+    );
+    add_round_ratios(&mut th, &s, &hib);
+    assert_eq!(
+        th.cells[0].rounds.as_ref().map(|r| (r.n, r.over)),
+        Some((2, 1))
+    );
+    // and the field round-trips through the report's JSON, and old reports
+    // without it still parse
+    let j = serde_json::to_value(&th.cells[0]).unwrap();
+    assert_eq!(j["rounds"]["over"], 1);
+    let mut old = j.clone();
+    old.as_object_mut().unwrap().remove("rounds");
+    let back: CellVerdict = serde_json::from_value(old).unwrap();
+    assert_eq!(back.rounds, None);
 }

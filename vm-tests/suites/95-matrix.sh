@@ -14,7 +14,8 @@
 #
 #   matrix-harness   sched-harness ran, every scheduler present started and
 #                    stopped cleanly, table/JSON/chart written
-#   matrix-target    (reported) the workload threshold's verdict per cell
+#   matrix-target    (reported) the workload threshold's verdict per cell,
+#                    with its ratios within each round (range, rounds over)
 
 mx_out=$RESULTS/matrix
 mkdir -p "$mx_out"

@@ -176,7 +176,9 @@ pub struct Args {
     pub no_hackbench: bool,
 
     /// Fail (exit 1) when the candidate's median of a workload's primary metric is worse
-    /// than RATIO x the baseline's (--threshold-baseline, --threshold-candidate)
+    /// than RATIO x the baseline's (--threshold-baseline, --threshold-candidate). Each
+    /// cell's verdict also reports the ratio within each interleaved round (range, and how
+    /// many rounds were over RATIO); the verdict stays the medians'
     #[arg(long, value_name = "RATIO")]
     pub workload_threshold: Option<f64>,
 

@@ -369,6 +369,26 @@ pub struct CellVerdict {
     pub ratio: Option<f64>,
     pub pass: bool,
     pub reason: String,
+    /// The same ratio within each repetition (see [`add_round_ratios`]);
+    /// absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounds: Option<RoundRatios>,
+}
+
+/// A cell's candidate/baseline ratio taken within each repetition: the
+/// candidate's run against the baseline's run of the same interleaved
+/// round, oriented as the cell's ratio (> 1 is worse). How far these
+/// spread shows whether a median ratio near the limit is the scheduler
+/// or the noise between rounds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RoundRatios {
+    /// Rounds where both schedulers have a sample.
+    pub n: usize,
+    pub min: f64,
+    pub median: f64,
+    pub max: f64,
+    /// Rounds whose ratio is above the limit (0 without a limit).
+    pub over: usize,
 }
 
 /// Result of threshold mode.
@@ -474,6 +494,7 @@ pub fn check_threshold_with(
             ratio: ratio_v,
             pass,
             reason,
+            rounds: None,
         });
     }
     let geomean_ratio = geomean(&verdicts.iter().map(|v| v.ratio).collect::<Vec<_>>());
@@ -493,6 +514,60 @@ pub fn check_threshold_with(
         baseline,
         cells: verdicts,
         pass: cells_ok && geo_ok,
+    }
+}
+
+/// Fills every verdict's [`RoundRatios`] from the raw samples (the
+/// harness tool's, not perf's; one per scheduler, cell and repetition) and
+/// appends them to its reason: "rounds 0.951-1.312, 2 of 5 over". The
+/// verdict itself stays the medians'.
+pub fn add_round_ratios(
+    th: &mut ThresholdResult,
+    samples: &[Sample],
+    higher_is_better: &dyn Fn(&str) -> bool,
+) {
+    let limit = th.threshold;
+    for v in &mut th.cells {
+        let Some(base) = v.baseline.clone() else {
+            continue;
+        };
+        let hib = higher_is_better(&v.cell);
+        let of = |sched: &str, rep: usize| {
+            samples
+                .iter()
+                .find(|x| {
+                    x.tool != Tool::Perf && x.cell == v.cell && x.scheduler == sched && x.rep == rep
+                })
+                .map(|x| x.time_s)
+        };
+        let mut reps: Vec<usize> = samples
+            .iter()
+            .filter(|x| x.cell == v.cell && x.scheduler == th.candidate)
+            .map(|x| x.rep)
+            .collect();
+        reps.sort_unstable();
+        reps.dedup();
+        let mut r: Vec<f64> = reps
+            .into_iter()
+            .filter_map(|rep| workload::worse_ratio(of(&th.candidate, rep)?, of(&base, rep)?, hib))
+            .collect();
+        if r.is_empty() {
+            continue;
+        }
+        r.sort_by(f64::total_cmp);
+        let over = limit.map_or(0, |l| r.iter().filter(|&&x| x > l).count());
+        let rr = RoundRatios {
+            n: r.len(),
+            min: r[0],
+            median: median(&r).unwrap_or(r[0]),
+            max: r[r.len() - 1],
+            over,
+        };
+        v.reason = format!(
+            "{}; rounds {:.3}-{:.3}, {} of {} over",
+            v.reason, rr.min, rr.max, rr.over, rr.n
+        );
+        v.rounds = Some(rr);
     }
 }
 

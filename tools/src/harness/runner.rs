@@ -4,8 +4,8 @@
 use super::cli::Args;
 use super::workload::{MetricInfo, Workload};
 use super::{
-    check_threshold, check_threshold_with, cross_check, summarize_with, Cell, Report, Sample,
-    SchedulerInfo, Tool, DEFAULT, PEERS, REPORT_FORMAT, SCX_PROXY, SCX_PROXY_BASE,
+    add_round_ratios, check_threshold, check_threshold_with, cross_check, summarize_with, Cell,
+    Report, Sample, SchedulerInfo, Tool, DEFAULT, PEERS, REPORT_FORMAT, SCX_PROXY, SCX_PROXY_BASE,
     SCX_PROXY_NOPROXY,
 };
 use crate::hackbench::HackResult;
@@ -569,7 +569,7 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
         .map(|m| m.cell.clone())
         .collect();
     let workload_threshold = args.workload_threshold.map(|t| {
-        check_threshold_with(
+        let mut th = check_threshold_with(
             &summaries,
             &primary,
             &args.threshold_candidate,
@@ -577,7 +577,9 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
             None,
             args.threshold_baseline,
             &hib,
-        )
+        );
+        add_round_ratios(&mut th, &samples, &hib);
+        th
     });
     let threshold = (args.threshold.is_some() || args.threshold_geomean.is_some()).then(|| {
         check_threshold(
