@@ -650,15 +650,18 @@ fn round_ratios_pair_runs_of_the_same_repetition() {
     let scheds = vec![DEFAULT.into(), SCX_PROXY.into()];
     let hib = |c: &str| c == "W";
     let sum = summarize_with(&s, &cells, &scheds, &[Tool::Workload], &hib);
-    let mut th = check_threshold_with(
-        &sum,
-        &cells,
-        SCX_PROXY,
-        Some(1.10),
-        None,
-        Baseline::Best,
-        &hib,
-    );
+    let verdict = || {
+        check_threshold_with(
+            &sum,
+            &cells,
+            SCX_PROXY,
+            Some(1.10),
+            None,
+            Baseline::Best,
+            &hib,
+        )
+    };
+    let mut th = verdict();
     assert!(th.pass, "{th:?}");
     assert_eq!(th.cells[0].rounds, None);
     add_round_ratios(&mut th, &s, &hib);
@@ -677,15 +680,7 @@ fn round_ratios_pair_runs_of_the_same_repetition() {
     assert!(th.pass, "the verdict stays the medians'");
     // a round the baseline lacks is left out
     s.retain(|x| !(x.scheduler == DEFAULT && x.rep == 2));
-    let mut th = check_threshold_with(
-        &sum,
-        &cells,
-        SCX_PROXY,
-        Some(1.10),
-        None,
-        Baseline::Best,
-        &hib,
-    );
+    let mut th = verdict();
     add_round_ratios(&mut th, &s, &hib);
     assert_eq!(
         th.cells[0].rounds.as_ref().map(|r| (r.n, r.over)),

@@ -532,24 +532,16 @@ pub fn add_round_ratios(
             continue;
         };
         let hib = higher_is_better(&v.cell);
-        let of = |sched: &str, rep: usize| {
-            samples
-                .iter()
-                .find(|x| {
-                    x.tool != Tool::Perf && x.cell == v.cell && x.scheduler == sched && x.rep == rep
-                })
-                .map(|x| x.time_s)
+        let of = |x: &Sample, sched: &str| {
+            x.tool != Tool::Perf && x.cell == v.cell && x.scheduler == sched
         };
-        let mut reps: Vec<usize> = samples
+        let mut r: Vec<f64> = samples
             .iter()
-            .filter(|x| x.cell == v.cell && x.scheduler == th.candidate)
-            .map(|x| x.rep)
-            .collect();
-        reps.sort_unstable();
-        reps.dedup();
-        let mut r: Vec<f64> = reps
-            .into_iter()
-            .filter_map(|rep| workload::worse_ratio(of(&th.candidate, rep)?, of(&base, rep)?, hib))
+            .filter(|c| of(c, &th.candidate))
+            .filter_map(|c| {
+                let b = samples.iter().find(|b| of(b, &base) && b.rep == c.rep)?;
+                workload::worse_ratio(c.time_s, b.time_s, hib)
+            })
             .collect();
         if r.is_empty() {
             continue;
