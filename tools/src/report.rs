@@ -139,6 +139,9 @@ pub fn table(r: &Report) -> String {
     if !errs.is_empty() {
         let _ = writeln!(s, "\nErrors:\n{}", errs.join("\n"));
     }
+    for line in proxy_counts_lines(r) {
+        let _ = writeln!(s, "\n{line}");
+    }
     for (what, th) in [
         ("Threshold", &r.threshold),
         (
@@ -315,7 +318,30 @@ pub fn markdown(r: &Report) -> String {
         };
         let _ = writeln!(s, "| {label} | {unit} | {} | {target} |", vals.join(" | "));
     }
+    for line in proxy_counts_lines(r) {
+        let _ = writeln!(s, "\n{line}");
+    }
     s
+}
+
+/// One line per scx_proxy build that reported its counters: donations,
+/// proxy migrations and lock edges in each repetition, in order.
+pub fn proxy_counts_lines(r: &Report) -> Vec<String> {
+    let list = |v: Vec<u64>| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    r.schedulers
+        .iter()
+        .filter(|sch| !sch.proxy_counts.is_empty())
+        .map(|sch| {
+            let c = &sch.proxy_counts;
+            format!(
+                "{}, per run (all its cells and workloads): donations {}; proxy migrations {}; lock edges {}",
+                sch.name,
+                list(c.iter().map(|x| x.donations).collect()),
+                list(c.iter().map(|x| x.proxy_migrations).collect()),
+                list(c.iter().map(|x| x.lock_edges).collect()),
+            )
+        })
+        .collect()
 }
 
 /// Serialises the report (pretty JSON).

@@ -307,6 +307,7 @@ fn report_fixture() -> Report {
             missing_reason: Some("/nope/scx_lavd does not exist".into()),
             load_times_s: vec![],
             errors: vec![],
+            proxy_counts: vec![],
         }],
         counters: "x".into(),
         samples: s,
@@ -554,6 +555,7 @@ fn present(name: &str) -> SchedulerInfo {
         missing_reason: None,
         load_times_s: vec![],
         errors: vec![],
+        proxy_counts: vec![],
     }
 }
 
@@ -694,4 +696,77 @@ fn round_ratios_pair_runs_of_the_same_repetition() {
     old.as_object_mut().unwrap().remove("rounds");
     let back: CellVerdict = serde_json::from_value(old).unwrap();
     assert_eq!(back.rounds, None);
+}
+
+/// What `scx_proxy --stats-json` writes at exit (src/main.rs), with the
+/// counters the harness reads and some it does not.
+const STATS_JSON: &str = r#"{
+  "load_time_s": 3.09,
+  "metrics": {
+    "donations": 7,
+    "donations_queued": 3,
+    "proxy_migrations": 2,
+    "return_migrations": 2,
+    "edge_mutex": 1,
+    "edge_rwsem": 5,
+    "edge_futex": 10,
+    "edge_pi_futex": 4,
+    "edge_rejected": 86,
+    "locks": []
+  }
+}"#;
+
+#[test]
+fn proxy_counts_read_from_the_daemons_stats_json() {
+    let c = proxy_counts(STATS_JSON, 2).unwrap();
+    assert_eq!(
+        c,
+        ProxyCounts {
+            rep: 2,
+            donations: 7,
+            proxy_migrations: 2,
+            lock_edges: 20,
+        }
+    );
+    // a file without a counter, or not JSON: an error that names it
+    let e = proxy_counts(&STATS_JSON.replace("\"edge_pi_futex\"", "\"x\""), 1).unwrap_err();
+    assert!(format!("{e:#}").contains("edge_pi_futex"), "{e:#}");
+    let e = proxy_counts(r#"{"load_time_s": 1}"#, 1).unwrap_err();
+    assert!(format!("{e:#}").contains("metrics"), "{e:#}");
+    assert!(proxy_counts("not json", 1).is_err());
+}
+
+#[test]
+fn proxy_counts_appear_in_tables_and_json_only_when_reported() {
+    let mut r = report_fixture();
+    assert!(report::proxy_counts_lines(&r).is_empty());
+    assert!(!report::markdown(&r).contains("donations"));
+    assert!(!report::to_json(&r).contains("proxy_counts"));
+
+    let mut p = present(SCX_PROXY);
+    p.proxy_counts = vec![
+        ProxyCounts {
+            rep: 1,
+            donations: 0,
+            proxy_migrations: 0,
+            lock_edges: 5,
+        },
+        ProxyCounts {
+            rep: 2,
+            donations: 3,
+            proxy_migrations: 1,
+            lock_edges: 9,
+        },
+    ];
+    r.schedulers.push(p);
+    let want = "scx_proxy, per run (all its cells and workloads): donations 0, 3; \
+                proxy migrations 0, 1; lock edges 5, 9";
+    assert_eq!(report::proxy_counts_lines(&r), vec![want.to_string()]);
+    assert!(report::markdown(&r).contains(want));
+    assert!(report::table(&r).contains(want));
+    let back = report::from_json(&report::to_json(&r)).unwrap();
+    assert_eq!(
+        back.schedulers.last().unwrap().proxy_counts,
+        r.schedulers.last().unwrap().proxy_counts
+    );
 }

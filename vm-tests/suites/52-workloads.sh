@@ -11,7 +11,11 @@
 #
 #   workloads-harness        sched-harness ran, every workload gave every
 #                            metric in every repetition under the default
-#                            and scx_proxy, table/JSON/chart written
+#                            and scx_proxy, table/JSON/chart written, and
+#                            scx_proxy's own counters (donations, proxy
+#                            migrations, lock edges: its --stats-json) came
+#                            back for every repetition
+#   workloads-proxy-counts   (reported) those counters, per repetition
 #   workloads-<workload>     scx_proxy's median of the workload's primary
 #                            metric(s) within WL_LIMIT (2) of the kernel
 #                            default's, the p99 latencies within
@@ -148,12 +152,16 @@ wl_well_formed() {
 	[[ -z $missing ]] || { echo "samples missing (want $want each):$missing"; return 1; }
 	[[ $(head -c 4 "$wl_out/ratios.png" | od -An -c | tr -d ' ') == *PNG* ]] || { echo "ratios.png is not a PNG"; return 1; }
 	jq -e '.workload_threshold != null' "$wl_json" > /dev/null || { echo "no workload threshold verdict"; return 1; }
+	# scx_proxy's own counters (its --stats-json), one set per run
+	n=$(jq '[.schedulers[] | select(.name == "scx_proxy") | .proxy_counts // [] | length] | add // 0' "$wl_json")
+	[[ $n == "$want" ]] || { echo "scx_proxy's counters for $n of $want runs"; return 1; }
 }
 
 case $wl_rc in
 0 | 1)
 	if wl_msg=$(wl_well_formed 2>&1); then
 		pass workloads-harness "$(jq '.samples | length' "$wl_json") samples"
+		info workloads-proxy-counts "$(grep -h 'per run (all its cells' "$wl_out/table.txt" | tr '\n' ' ')"
 	else
 		fail workloads-harness "$wl_msg; $(grep -m3 'rep ' "$wl_out/stderr.txt" | grep -iE 'error|exited|not found' | tr '\n' ' ')"
 	fi

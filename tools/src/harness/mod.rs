@@ -173,6 +173,50 @@ pub struct SchedulerInfo {
     pub load_times_s: Vec<f64>,
     /// Start/stop/ejection errors (each costs the data of that repetition).
     pub errors: Vec<String>,
+    /// scx_proxy only: its own counters over each repetition it ran (read
+    /// from its `--stats-json` when it stopped), so that a table shows
+    /// whether proxy execution acted at all during the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub proxy_counts: Vec<ProxyCounts>,
+}
+
+/// scx_proxy's counters over one repetition (every cell and workload run
+/// while it was attached).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProxyCounts {
+    /// Repetition, from 1.
+    pub rep: usize,
+    /// Donations made (a waiter's context given to a chain's end).
+    pub donations: u64,
+    /// Owners moved to their donor's CPU.
+    pub proxy_migrations: u64,
+    /// blocked_on edges made: kernel mutexes and rwsems, futex locks.
+    pub lock_edges: u64,
+}
+
+/// Reads [`ProxyCounts`] from the JSON that `scx_proxy --stats-json` writes
+/// at exit (`{"metrics": {"donations": .., "proxy_migrations": ..,
+/// "edge_mutex": .., ...}}`).
+pub fn proxy_counts(json: &str, rep: usize) -> anyhow::Result<ProxyCounts> {
+    let v: serde_json::Value = serde_json::from_str(json)?;
+    let m = v
+        .get("metrics")
+        .ok_or_else(|| anyhow::anyhow!("no \"metrics\" object"))?;
+    let get = |k: &str| {
+        m.get(k)
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| anyhow::anyhow!("no counter \"{k}\" in \"metrics\""))
+    };
+    let mut lock_edges = 0;
+    for k in ["edge_mutex", "edge_rwsem", "edge_futex", "edge_pi_futex"] {
+        lock_edges += get(k)?;
+    }
+    Ok(ProxyCounts {
+        rep,
+        donations: get("donations")?,
+        proxy_migrations: get("proxy_migrations")?,
+        lock_edges,
+    })
 }
 
 /// Median, min, max and quartiles of a sample.

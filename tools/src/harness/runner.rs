@@ -4,9 +4,9 @@
 use super::cli::Args;
 use super::workload::{MetricInfo, Workload};
 use super::{
-    add_round_ratios, check_threshold, check_threshold_with, cross_check, summarize_with, Cell,
-    Report, Sample, SchedulerInfo, Tool, DEFAULT, PEERS, REPORT_FORMAT, SCX_PROXY, SCX_PROXY_BASE,
-    SCX_PROXY_NOPROXY,
+    add_round_ratios, check_threshold, check_threshold_with, cross_check, proxy_counts,
+    summarize_with, Cell, Report, Sample, SchedulerInfo, Tool, DEFAULT, PEERS, REPORT_FORMAT,
+    SCX_PROXY, SCX_PROXY_BASE, SCX_PROXY_NOPROXY,
 };
 use crate::hackbench::HackResult;
 use crate::sched::{self, SchedCmd, SysfsPaths};
@@ -120,6 +120,7 @@ pub fn plan_schedulers(args: &Args) -> Vec<Planned> {
                 missing_reason: None,
                 load_times_s: vec![],
                 errors: vec![],
+                proxy_counts: vec![],
             };
             if name != DEFAULT {
                 match &binary {
@@ -485,9 +486,21 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
             let p = &mut planned[idx];
             let name = p.info.name.clone();
             let mut running = None;
+            // scx_proxy (any build) writes its counters here when it stops
+            let stats = p
+                .cmd
+                .as_ref()
+                .filter(|c| c.ops_name == "scx_proxy")
+                .map(|_| logs.join(format!("{}-rep{}.stats.json", name, rep + 1)));
             if let Some(cmd) = &p.cmd {
                 let log = logs.join(format!("{}-rep{}.log", name, rep + 1));
-                match sched::start(cmd, &paths, &log, start_timeout) {
+                let mut cmd = cmd.clone();
+                if let Some(f) = &stats {
+                    let _ = std::fs::remove_file(f);
+                    cmd.args.push("--stats-json".into());
+                    cmd.args.push(f.display().to_string());
+                }
+                match sched::start(&cmd, &paths, &log, start_timeout) {
                     Ok(r) => {
                         eprintln!(
                             "sched-harness: rep {}: {} attached in {:.1} s (pid {})",
@@ -526,7 +539,33 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
                 }
             }
             if let Some(r) = running {
-                if let Err(e) = r.stop(stop_timeout) {
+                let stopped = r.stop(stop_timeout);
+                if let (Ok(()), Some(f)) = (&stopped, &stats) {
+                    match std::fs::read_to_string(f)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|j| proxy_counts(&j, rep + 1))
+                    {
+                        Ok(c) => {
+                            eprintln!(
+                                "sched-harness: rep {}: {}: {} donations, {} proxy migrations, {} lock edges",
+                                rep + 1,
+                                name,
+                                c.donations,
+                                c.proxy_migrations,
+                                c.lock_edges
+                            );
+                            p.info.proxy_counts.push(c);
+                        }
+                        Err(e) => eprintln!(
+                            "sched-harness: rep {}: {}: no counters from {}: {:#}",
+                            rep + 1,
+                            name,
+                            f.display(),
+                            e
+                        ),
+                    }
+                }
+                if let Err(e) = stopped {
                     eprintln!("sched-harness: rep {}: {:#}", rep + 1, e);
                     p.info
                         .errors
