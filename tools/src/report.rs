@@ -325,20 +325,28 @@ pub fn markdown(r: &Report) -> String {
 }
 
 /// One line per scx_proxy build that reported its counters: donations,
-/// proxy migrations and lock edges in each repetition, in order.
+/// proxy migrations and lock edges in each repetition whose data was kept,
+/// labelled with the repetition (one that lost its data or its counters is
+/// left out, not shifted into the next one's place).
 pub fn proxy_counts_lines(r: &Report) -> Vec<String> {
-    let list = |v: Vec<u64>| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
     r.schedulers
         .iter()
         .filter(|sch| !sch.proxy_counts.is_empty())
         .map(|sch| {
-            let c = &sch.proxy_counts;
+            let reps: Vec<String> = sch
+                .proxy_counts
+                .iter()
+                .map(|c| {
+                    format!(
+                        "rep {} {}/{}/{}",
+                        c.rep, c.donations, c.proxy_migrations, c.lock_edges
+                    )
+                })
+                .collect();
             format!(
-                "{}, per run (all its cells and workloads): donations {}; proxy migrations {}; lock edges {}",
+                "{} (all its cells and workloads), donations/proxy migrations/lock edges: {}",
                 sch.name,
-                list(c.iter().map(|x| x.donations).collect()),
-                list(c.iter().map(|x| x.proxy_migrations).collect()),
-                list(c.iter().map(|x| x.lock_edges).collect()),
+                reps.join(", ")
             )
         })
         .collect()

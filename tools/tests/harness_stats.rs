@@ -751,16 +751,17 @@ fn proxy_counts_appear_in_tables_and_json_only_when_reported() {
             proxy_migrations: 0,
             lock_edges: 5,
         },
+        // rep 2 lost its data: no counters for it
         ProxyCounts {
-            rep: 2,
+            rep: 3,
             donations: 3,
             proxy_migrations: 1,
             lock_edges: 9,
         },
     ];
     r.schedulers.push(p);
-    let want = "scx_proxy, per run (all its cells and workloads): donations 0, 3; \
-                proxy migrations 0, 1; lock edges 5, 9";
+    let want = "scx_proxy (all its cells and workloads), donations/proxy migrations/lock \
+                edges: rep 1 0/0/5, rep 3 3/1/9";
     assert_eq!(report::proxy_counts_lines(&r), vec![want.to_string()]);
     assert!(report::markdown(&r).contains(want));
     assert!(report::table(&r).contains(want));

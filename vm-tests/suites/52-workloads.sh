@@ -161,7 +161,7 @@ case $wl_rc in
 0 | 1)
 	if wl_msg=$(wl_well_formed 2>&1); then
 		pass workloads-harness "$(jq '.samples | length' "$wl_json") samples"
-		info workloads-proxy-counts "$(grep -h 'per run (all its cells' "$wl_out/table.txt" | tr '\n' ' ')"
+		info workloads-proxy-counts "$(grep -h '(all its cells and workloads)' "$wl_out/table.txt" | tr '\n' ' ')"
 	else
 		fail workloads-harness "$wl_msg; $(grep -m3 'rep ' "$wl_out/stderr.txt" | grep -iE 'error|exited|not found' | tr '\n' ' ')"
 	fi

@@ -50,10 +50,10 @@ nr_(in)voluntary_switches that each hackbench worker reads from /proc/thread-sel
 its last message; rusage_ctx_switches is ru_nvcsw+ru_nivcsw of the benchmark's whole process
 tree from wait4().
 
-scx_proxy's own counters: every scx_proxy build runs with --stats-json logs/<name>-rep<N>.stats.json;
-its donations, proxy migrations and lock edges over each repetition go into results.json
-(schedulers[].proxy_counts) and a line under table.txt and table.md, so a table shows whether
-proxy execution acted at all while it ran.
+scx_proxy's own counters: every scx_proxy build runs with
+--stats-json logs/<name>-rep<N>.stats.json; its donations, proxy migrations and lock edges in
+each repetition whose data was kept go into results.json (schedulers[].proxy_counts) and a line
+under table.txt and table.md, so a table shows whether proxy execution acted at all while it ran.
 
 Outputs in --out-dir: results.json, table.txt, table.md (the README's markdown table), ratios.png, ratios.svg, logs/ (scheduler logs).
 Exit status: 0 ok, 1 threshold failed, 2 bad usage, 3 scheduler or workload errors.";

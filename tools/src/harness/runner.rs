@@ -287,8 +287,9 @@ impl Ctx<'_> {
         rep: usize,
         sched_name: &str,
         running: &mut Option<sched::Running>,
-    ) -> (Vec<Sample>, Vec<String>) {
+    ) -> (Vec<Sample>, Vec<String>, bool) {
         let (mut out, mut errs) = (Vec::new(), Vec::new());
+        let mut died = false;
         for (w, bin) in &self.workloads {
             let args = w.args(self.args.workload_seconds);
             let res = run_measured(Command::new(bin).args(&args), self.timeout).and_then(|m| {
@@ -334,11 +335,12 @@ impl Ctx<'_> {
                 if let Err(e) = run.check_alive() {
                     errs.push(format!("rep {}: after {}: {:#}", rep + 1, w.name(), e));
                     out.clear();
+                    died = true;
                     break;
                 }
             }
         }
-        (out, errs)
+        (out, errs, died)
     }
 
     /// Runs every cell once under the current scheduler.
@@ -490,7 +492,7 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
             let stats = p
                 .cmd
                 .as_ref()
-                .filter(|c| c.ops_name == "scx_proxy")
+                .filter(|c| c.ops_name == SCX_PROXY)
                 .map(|_| logs.join(format!("{}-rep{}.stats.json", name, rep + 1)));
             if let Some(cmd) = &p.cmd {
                 let log = logs.join(format!("{}-rep{}.log", name, rep + 1));
@@ -524,12 +526,15 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
                 eprintln!("sched-harness: rep {}: {} (kernel default)", rep + 1, name);
             }
             let res = ctx.run_cells(rep, &name, cells, &mut running);
+            // whether this repetition's data was kept (its counters with it)
+            let mut kept = false;
             match res {
                 Ok(s) => {
                     samples.extend(s);
-                    let (s, errs) = ctx.run_workloads(rep, &name, &mut running);
+                    let (s, errs, died) = ctx.run_workloads(rep, &name, &mut running);
                     samples.extend(s);
                     p.info.errors.extend(errs);
+                    kept = !died;
                 }
                 Err(e) => {
                     eprintln!("sched-harness: rep {}: {}: {:#}", rep + 1, name, e);
@@ -540,7 +545,7 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
             }
             if let Some(r) = running {
                 let stopped = r.stop(stop_timeout);
-                if let (Ok(()), Some(f)) = (&stopped, &stats) {
+                if let (Ok(()), Some(f), true) = (&stopped, &stats, kept) {
                     match std::fs::read_to_string(f)
                         .map_err(anyhow::Error::from)
                         .and_then(|j| proxy_counts(&j, rep + 1))
