@@ -9,6 +9,8 @@ pub mod plot;
 pub mod hackbench;
 pub mod harness;
 pub mod report;
+// sched-pool: verdicts pooled over several sched-harness runs
+pub mod pool;
 pub mod sched;
 // wakeup-latency workloads: schbench, pipe ping-pong
 pub mod wakeup;

@@ -8,6 +8,9 @@ use scx_proxy_tools::harness::workload::MetricInfo;
 use scx_proxy_tools::harness::*;
 use scx_proxy_tools::report;
 
+mod common;
+use common::present;
+
 fn args(argv: &[&str]) -> Args {
     Args::try_parse_from(std::iter::once("sched-harness").chain(argv.iter().copied())).unwrap()
 }
@@ -542,20 +545,6 @@ fn metric(cell: &str, unit: &str, higher_is_better: bool, primary: bool) -> Metr
         unit: unit.into(),
         higher_is_better,
         primary,
-    }
-}
-
-fn present(name: &str) -> SchedulerInfo {
-    SchedulerInfo {
-        name: name.into(),
-        binary: None,
-        args: vec![],
-        ops_name: None,
-        present: true,
-        missing_reason: None,
-        load_times_s: vec![],
-        errors: vec![],
-        proxy_counts: vec![],
     }
 }
 

@@ -561,6 +561,31 @@ pub fn check_threshold_with(
     }
 }
 
+/// `candidate`'s ratio to `baseline` on `cell` within each repetition
+/// where both have a harness sample (perf samples are not paired), as
+/// [`workload::worse_ratio`] orients it (> 1: the candidate did worse),
+/// sorted.
+pub fn paired_ratios(
+    samples: &[Sample],
+    cell: &str,
+    candidate: &str,
+    baseline: &str,
+    higher_is_better: bool,
+) -> Vec<f64> {
+    let of =
+        |x: &Sample, sched: &str| x.tool != Tool::Perf && x.cell == cell && x.scheduler == sched;
+    let mut r: Vec<f64> = samples
+        .iter()
+        .filter(|c| of(c, candidate))
+        .filter_map(|c| {
+            let b = samples.iter().find(|b| of(b, baseline) && b.rep == c.rep)?;
+            workload::worse_ratio(c.time_s, b.time_s, higher_is_better)
+        })
+        .collect();
+    r.sort_by(f64::total_cmp);
+    r
+}
+
 /// Fills every verdict's [`RoundRatios`] from the raw samples (the
 /// harness tool's, not perf's; one per scheduler, cell and repetition) and
 /// appends them to its reason: "rounds 0.951-1.312, 2 of 5 over". The
@@ -575,22 +600,16 @@ pub fn add_round_ratios(
         let Some(base) = v.baseline.clone() else {
             continue;
         };
-        let hib = higher_is_better(&v.cell);
-        let of = |x: &Sample, sched: &str| {
-            x.tool != Tool::Perf && x.cell == v.cell && x.scheduler == sched
-        };
-        let mut r: Vec<f64> = samples
-            .iter()
-            .filter(|c| of(c, &th.candidate))
-            .filter_map(|c| {
-                let b = samples.iter().find(|b| of(b, &base) && b.rep == c.rep)?;
-                workload::worse_ratio(c.time_s, b.time_s, hib)
-            })
-            .collect();
+        let r = paired_ratios(
+            samples,
+            &v.cell,
+            &th.candidate,
+            &base,
+            higher_is_better(&v.cell),
+        );
         if r.is_empty() {
             continue;
         }
-        r.sort_by(f64::total_cmp);
         let over = limit.map_or(0, |l| r.iter().filter(|&&x| x > l).count());
         let rr = RoundRatios {
             n: r.len(),
