@@ -162,9 +162,16 @@ fn pipe_pair() -> Result<(File, File)> {
 
 /// Read one little-endian u64; `None` on end of file before its first byte.
 fn read_u64(f: &mut File) -> io::Result<Option<u64>> {
-    let mut b = [0u8; 8];
+    Ok(read_u64s::<1>(f)?.map(|w| w[0]))
+}
+
+/// `N` (at most 4) little-endian u64s; `None` at end of file before the
+/// first byte.
+fn read_u64s<const N: usize>(f: &mut File) -> io::Result<Option<[u64; N]>> {
+    let mut buf = [0u8; 32];
+    let b = &mut buf[..8 * N];
     let mut got = 0;
-    while got < 8 {
+    while got < b.len() {
         match f.read(&mut b[got..]) {
             Ok(0) if got == 0 => return Ok(None),
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
@@ -173,7 +180,11 @@ fn read_u64(f: &mut File) -> io::Result<Option<u64>> {
             Err(e) => return Err(e),
         }
     }
-    Ok(Some(u64::from_le_bytes(b)))
+    let mut w = [0u64; N];
+    for (i, c) in b.chunks_exact(8).enumerate() {
+        w[i] = u64::from_le_bytes(c.try_into().expect("8 bytes"));
+    }
+    Ok(Some(w))
 }
 
 /// Pin the calling thread to `cpu`.
@@ -777,7 +788,72 @@ pub struct EvloopResult {
     pub events_per_sec: f64,
     /// Reply latency at the clients (request written to reply read).
     pub reply: LatencySummary,
+    /// The reply latency's three parts, each over the same requests:
+    /// request written to the loop starting to serve it (the loop's
+    /// wakeup, and its queue of other clients' requests) ...
+    pub reply_queue: LatencySummary,
+    /// ... the loop serving it (its --work-us, and any time it lost the
+    /// CPU meanwhile) ...
+    pub reply_service: LatencySummary,
+    /// ... and reply written to the client's read returning (the client's
+    /// wakeup and its wait for a CPU).
+    pub reply_wake: LatencySummary,
+    /// The loop thread's scheduling from its first request sent in the
+    /// measured window to its exit (absent without schedstat) ...
+    pub loop_sched: Option<ThreadSched>,
+    /// ... and the clients' together, over their measured window.
+    pub clients_sched: Option<ThreadSched>,
 }
+
+/// A thread's scheduling over the measured window, from
+/// /proc/thread-self/schedstat (CONFIG_SCHED_INFO): time on a CPU, time
+/// runnable but waiting for one, and how many times it was switched in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ThreadSched {
+    pub cpu_us: f64,
+    pub run_delay_us: f64,
+    pub slices: u64,
+}
+
+impl ThreadSched {
+    /// The calling thread's counters so far; `None` without schedstat.
+    fn now() -> Option<ThreadSched> {
+        let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+        let mut it = s.split_whitespace().map(|x| x.parse::<u64>().ok());
+        let (cpu, delay, slices) = (it.next()??, it.next()??, it.next()??);
+        Some(ThreadSched {
+            cpu_us: cpu as f64 / 1e3,
+            run_delay_us: delay as f64 / 1e3,
+            slices,
+        })
+    }
+
+    /// What happened between `start` and `self`.
+    fn since(self, start: ThreadSched) -> ThreadSched {
+        ThreadSched {
+            cpu_us: self.cpu_us - start.cpu_us,
+            run_delay_us: self.run_delay_us - start.run_delay_us,
+            slices: self.slices.saturating_sub(start.slices),
+        }
+    }
+
+    fn add(self, o: ThreadSched) -> ThreadSched {
+        ThreadSched {
+            cpu_us: self.cpu_us + o.cpu_us,
+            run_delay_us: self.run_delay_us + o.run_delay_us,
+            slices: self.slices + o.slices,
+        }
+    }
+}
+
+/// The calling thread's [`ThreadSched`] from the moment `start` was taken.
+fn sched_since(start: Option<ThreadSched>) -> Option<ThreadSched> {
+    Some(ThreadSched::now()?.since(start?))
+}
+
+/// Bytes of a reply: the request's send time echoed, then the loop's clock
+/// when it started serving the request and when it wrote the reply.
+const REPLY_LEN: usize = 24;
 
 /// What the loop does with one request (an 8-byte send time `v`).
 struct Server {
@@ -785,18 +861,28 @@ struct Server {
     record_from: u64,
     end: u64,
     served: u64,
+    /// The loop thread's schedstat at its first request of the window.
+    sched_start: Option<ThreadSched>,
 }
 
 impl Server {
     /// Serve a request; `false` if the client has gone away.
     fn serve(&mut self, reply: &mut File, v: u64) -> Result<bool> {
+        let start = now_ns();
         spin_us(self.work_us);
-        match reply.write_all(&v.to_le_bytes()) {
+        let mut msg = [0u8; REPLY_LEN];
+        for (i, w) in [v, start, now_ns()].into_iter().enumerate() {
+            msg[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
+        }
+        match reply.write_all(&msg) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(false),
             Err(e) => return Err(e).context("writing a reply"),
         }
         if (self.record_from..self.end).contains(&v) {
+            if self.served == 0 {
+                self.sched_start = ThreadSched::now();
+            }
             self.served += 1;
         }
         Ok(true)
@@ -905,18 +991,27 @@ fn loop_uring(mut ring: IoUring, mut pipes: Vec<(File, File)>, srv: &mut Server)
     Ok(())
 }
 
+/// A client's reply latencies: the whole, then its three parts (see
+/// [`EvloopResult`]).
+#[derive(Default)]
+struct ReplyRecs([LatencyRecorder; 4], Option<ThreadSched>);
+
 fn evloop_client(
     mut req: File,
     mut rep: File,
     think_us: u64,
     record_from: u64,
     end: u64,
-) -> Result<LatencyRecorder> {
-    let mut rec = LatencyRecorder::new();
+) -> Result<ReplyRecs> {
+    let mut rec = ReplyRecs::default();
+    let mut sched_start = None;
     loop {
         let t0 = now_ns();
         if t0 >= end {
             break;
+        }
+        if t0 >= record_from && sched_start.is_none() {
+            sched_start = ThreadSched::now();
         }
         match req.write_all(&t0.to_le_bytes()) {
             Ok(()) => {}
@@ -925,18 +1020,28 @@ fn evloop_client(
             }
             Err(e) => return Err(e).context("writing a request"),
         }
-        let Some(v) = read_u64(&mut rep).context("reading a reply")? else {
+        let Some([v, start, sent]) = read_u64s::<3>(&mut rep).context("reading a reply")? else {
             return Err(PeerGone("the event loop closed the reply pipe").into());
         };
         let t1 = now_ns();
         if v != t0 {
             bail!("reply {v} does not answer request {t0}");
         }
+        if !(t0 <= start && start <= sent && sent <= t1) {
+            bail!("reply times out of order: sent {t0}, served {start}-{sent}, read {t1}");
+        }
         if t0 >= record_from {
-            rec.record_ns(t1 - t0);
+            for (r, ns) in rec
+                .0
+                .iter_mut()
+                .zip([t1 - t0, start - t0, sent - start, t1 - sent])
+            {
+                r.record_ns(ns);
+            }
         }
         spin_us(think_us);
     }
+    rec.1 = sched_since(sched_start);
     // closing the request pipe tells the loop this client is done
     drop(req);
     Ok(rec)
@@ -970,15 +1075,16 @@ pub fn evloop(cfg: &EvloopConfig) -> Result<EvloopResult> {
         record_from,
         end,
         served: 0,
+        sched_start: None,
     };
     let lp = thread::Builder::new()
         .name("evloop".into())
-        .spawn(move || -> Result<u64> {
+        .spawn(move || -> Result<(u64, Option<ThreadSched>)> {
             match ring {
                 Some(r) => loop_uring(r, loop_side, &mut srv)?,
                 None => loop_epoll(loop_side, &mut srv)?,
             }
-            Ok(srv.served)
+            Ok((srv.served, sched_since(srv.sched_start)))
         })
         .context("spawning the loop thread")?;
     let mut clients = Vec::new();
@@ -999,14 +1105,20 @@ pub fn evloop(cfg: &EvloopConfig) -> Result<EvloopResult> {
     )?;
     let mut errs = Vec::new();
     let served = join(lp, "loop").context("the event loop");
-    let mut rec = LatencyRecorder::new();
+    let mut rec = ReplyRecs::default();
+    let mut clients_sched = Some(ThreadSched::default());
     for h in clients {
         match join(h, "client").context("a client") {
-            Ok(r) => rec.merge(&r),
+            Ok(r) => {
+                for (all, one) in rec.0.iter_mut().zip(&r.0) {
+                    all.merge(one);
+                }
+                clients_sched = clients_sched.zip(r.1).map(|(a, b)| a.add(b));
+            }
             Err(e) => errs.push(e),
         }
     }
-    let served = match served {
+    let (served, loop_sched) = match served {
         Ok(s) if errs.is_empty() => s,
         Ok(_) => return Err(pick_error(errs)),
         Err(e) => return Err(e),
@@ -1014,13 +1126,19 @@ pub fn evloop(cfg: &EvloopConfig) -> Result<EvloopResult> {
     if served == 0 {
         bail!("no request served in the measured window");
     }
+    let sum = |i: usize| rec.0[i].summary(Duration::from_secs_f64(cfg.runtime_s));
     Ok(EvloopResult {
         config: cfg.clone(),
         backend: cfg.backend,
         clients: cfg.clients,
         events: served,
         events_per_sec: served as f64 / cfg.runtime_s,
-        reply: rec.summary(Duration::from_secs_f64(cfg.runtime_s)),
+        reply: sum(0),
+        reply_queue: sum(1),
+        reply_service: sum(2),
+        reply_wake: sum(3),
+        loop_sched,
+        clients_sched,
     })
 }
 

@@ -196,6 +196,32 @@ fn check_evloop(backend: &str) {
     // a reply includes the loop's 5 us of work (histogram precision: 0.1%)
     let min = f(&v["reply"], "min_us");
     assert!(min >= 4.99, "reply min {min} us < 5 us of work");
+    // its three parts are measured on the same requests; serving is the
+    // work, and no part is longer than the longest whole reply
+    for part in ["reply_queue", "reply_service", "reply_wake"] {
+        assert_eq!(check_summary(&v[part], 50), events, "{part}: {v}");
+        let max = f(&v[part], "max_us");
+        assert!(max <= f(&v["reply"], "max_us") * 1.002, "{part} max {max}");
+    }
+    let min = f(&v["reply_service"], "min_us");
+    assert!(min >= 4.99, "service min {min} us < 5 us of work");
+    // the loop's and clients' schedstat over the window, where the kernel
+    // has it
+    if std::path::Path::new("/proc/thread-self/schedstat").exists() {
+        for who in ["loop_sched", "clients_sched"] {
+            let t = &v[who];
+            assert!(u(t, "slices") >= 1, "{who}: {t}");
+            assert!(
+                f(t, "cpu_us") > 0.0 && f(t, "run_delay_us") >= 0.0,
+                "{who}: {t}"
+            );
+        }
+        // the loop ran its 5 us for every request it served
+        assert!(
+            f(&v["loop_sched"], "cpu_us") >= events as f64 * 5.0 * 0.99,
+            "{v}"
+        );
+    }
 }
 
 #[test]
@@ -204,7 +230,9 @@ fn evloop_epoll_serves_clients() {
     let (rc, out, err) = run(EVLOOP, &["-c", "2", "-r", "0.3", "-w", "0.05"]);
     assert_eq!(rc, 0, "{err}");
     assert!(
-        out.contains("backend epoll") && out.contains("events"),
+        out.contains("backend epoll")
+            && out.contains("events")
+            && out.contains("reply p99 by part"),
         "{out}"
     );
 }

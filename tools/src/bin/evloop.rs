@@ -53,6 +53,20 @@ fn main() -> ExitCode {
                 "reply latency (us): p50 {:.1} p90 {:.1} p99 {:.1} p99.9 {:.1} max {:.1}",
                 l.p50_us, l.p90_us, l.p99_us, l.p999_us, l.max_us
             );
+            println!(
+                "reply p99 by part (us): to the loop serving it {:.1}, serving {:.1}, to the client's read {:.1}",
+                r.reply_queue.p99_us, r.reply_service.p99_us, r.reply_wake.p99_us
+            );
+            for (who, t) in [("loop", r.loop_sched), ("clients", r.clients_sched)] {
+                if let Some(t) = t {
+                    println!(
+                        "{who}: on a CPU {:.1} ms, runnable but waiting {:.1} ms, switched in {} times",
+                        t.cpu_us / 1e3,
+                        t.run_delay_us / 1e3,
+                        t.slices
+                    );
+                }
+            }
             println!("events {} per second {:.1}", r.events, r.events_per_sec);
             ExitCode::SUCCESS
         }
