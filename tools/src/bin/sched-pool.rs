@@ -22,7 +22,7 @@ use std::process::ExitCode;
 /// "undecided" otherwise (it needs at least 6 rounds at 95 %).
 ///
 /// Pool only runs of the same candidate build: the tool cannot tell two
-/// builds apart, it lists each run's per-cell median so an outlier run
+/// builds apart; it lists each run's per-cell median so that an outlier run
 /// shows.
 ///
 /// Exit status: 0 when no cell is missed, 1 when one is, 2 on bad input.
