@@ -16,7 +16,7 @@
 //! default and scx_bpfland by their medians in that boot), so a pooled
 //! ratio is against the same baseline each run was judged against.
 
-use crate::harness::{median, paired_ratios, CellVerdict, Report};
+use crate::harness::{median, paired_ratios, workload, CellVerdict, Report};
 use serde::{Deserialize, Serialize};
 
 /// How one cell came out over all the runs.
@@ -114,14 +114,6 @@ fn verdicts(r: &Report) -> impl Iterator<Item = &CellVerdict> {
         .flat_map(|t| t.cells.iter())
 }
 
-/// Whether `cell` counts up in `r` (events/s, IOPS); hackbench times and
-/// latencies count down.
-fn higher_is_better(r: &Report, cell: &str) -> bool {
-    r.metrics
-        .iter()
-        .any(|m| m.cell == cell && m.higher_is_better)
-}
-
 /// Pools `runs` (name, report) for `candidate`: every cell some run judged,
 /// in the order the runs first judged them.
 pub fn pool(runs: &[(String, Report)], candidate: &str, threshold: f64, confidence: f64) -> Pool {
@@ -150,7 +142,7 @@ pub fn pool(runs: &[(String, Report)], candidate: &str, threshold: f64, confiden
                     &cell,
                     candidate,
                     &base,
-                    higher_is_better(r, &cell),
+                    workload::higher_is_better(&r.metrics, &cell),
                 );
                 let Some(m) = median(&rr) else {
                     continue;

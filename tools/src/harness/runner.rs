@@ -2,7 +2,7 @@
 //! stopping schedulers, running the workloads and collecting samples.
 
 use super::cli::Args;
-use super::workload::{MetricInfo, Workload};
+use super::workload::{self, MetricInfo, Workload};
 use super::{
     add_round_ratios, check_threshold, check_threshold_with, cross_check, proxy_counts,
     summarize_with, Cell, Report, Sample, SchedulerInfo, Tool, DEFAULT, PEERS, REPORT_FORMAT,
@@ -593,7 +593,7 @@ pub fn run(args: &Args, cells: &[Cell]) -> Result<Report> {
         .iter()
         .flat_map(|(w, _)| w.metrics())
         .collect();
-    let hib = |cell: &str| metrics.iter().any(|m| m.cell == cell && m.higher_is_better);
+    let hib = |cell: &str| workload::higher_is_better(&metrics, cell);
     let mut tools = vec![Tool::Hackbench];
     if args.perf_crosscheck {
         tools.push(Tool::Perf);

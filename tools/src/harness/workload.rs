@@ -65,6 +65,12 @@ pub struct MetricInfo {
     pub primary: bool,
 }
 
+/// Whether `cell` counts up among `metrics` (events/s, IOPS); every other
+/// cell, hackbench's times and the latencies, counts down.
+pub fn higher_is_better(metrics: &[MetricInfo], cell: &str) -> bool {
+    metrics.iter().any(|m| m.cell == cell && m.higher_is_better)
+}
+
 /// (metric name, JSON pointer in the tool's output, unit, higher is better, primary)
 type MetricSpec = (&'static str, &'static str, &'static str, bool, bool);
 
